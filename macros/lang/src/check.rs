@@ -1,0 +1,658 @@
+//! Every rule of the DSL that spans more than one token, in one place, building the
+//! [`Graph`] as it goes.
+//!
+//! What belongs here: name resolution (undefined, duplicate, unused streams), the shape of a
+//! stream as it flows (plain → keyed → windowed), event-time prerequisites, durations, sink
+//! placement and job settings. Each rule records an error at the offending token, says what
+//! to write instead, and checking goes on, so one compile shows every mistake. Type errors in
+//! user closures are left to rustc, which reports them at the closure (see `codegen`).
+
+use crate::ast::{Call, Head, Pipeline, Stmt};
+use crate::duration::parse_duration;
+use crate::errors::Errors;
+use crate::graph::{
+    Edge, Exchange, Graph, JobSettings, Node, NodeId, NodeKind, Stateless, Strategy, TimeKind, WindowFn, WindowSpec,
+};
+use crate::ops::{self, Word};
+use proc_macro2::Span;
+use std::collections::BTreeMap;
+use syn::spanned::Spanned;
+use syn::{Expr, Lit};
+
+/// What a stream is at some point of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Plain,
+    Keyed,
+}
+
+/// A stream flowing out of `(node, port)`, with what is known about it.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    node: NodeId,
+    port: usize,
+    shape: Shape,
+    /// A `timestamps` operator is upstream.
+    timestamps: bool,
+    /// A `watermarks` operator is upstream.
+    watermarks: bool,
+}
+
+/// A named stream.
+#[derive(Debug)]
+struct Named {
+    cursor: Cursor,
+    span: Span,
+    used: bool,
+}
+
+/// Settings gathered between `.window(…)` and its window function.
+struct PendingWindow {
+    span: Span,
+    time: TimeKind,
+    size_ms: i64,
+    lateness: Option<(i64, Span)>,
+    late: Option<LatePolicy>,
+}
+
+enum LatePolicy {
+    SideOutput(syn::Ident),
+    Drop(Span),
+}
+
+struct Checker<'e> {
+    errors: &'e mut Errors,
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    streams: BTreeMap<String, Named>,
+    /// Names bound later in the pipeline, to say "defined below" instead of "undefined".
+    later: BTreeMap<String, Span>,
+    sources: usize,
+    sinks: usize,
+}
+
+/// Checks a parsed pipeline and builds its graph; errors go to `errors`.
+pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
+    let settings = check_settings(pipeline, errors);
+    let mut later = BTreeMap::new();
+    for stmt in &pipeline.stmts {
+        if let Some(b) = &stmt.binding {
+            later.entry(b.to_string()).or_insert(b.span());
+        }
+    }
+    let mut c = Checker { errors, nodes: Vec::new(), edges: Vec::new(), streams: BTreeMap::new(), later, sources: 0, sinks: 0 };
+    for stmt in &pipeline.stmts {
+        if let Some(b) = &stmt.binding {
+            c.later.remove(&b.to_string());
+        }
+        c.check_stmt(stmt);
+    }
+    c.check_unused();
+    if pipeline.stmts.is_empty() {
+        c.errors.push(
+            pipeline.span,
+            "this pipeline has no statements: start with a source, e.g. `csv::<Record>(\"in.csv\").sink(stdout());`",
+        );
+    } else if c.sources == 0 {
+        c.errors.push(pipeline.span, "this pipeline has no source: a chain must start with a source such as `csv::<Record>(\"in.csv\")`");
+    } else if c.sinks == 0 {
+        c.errors.push(pipeline.span, "this pipeline has no sink: end a chain with `.sink(stdout())` or another sink");
+    }
+    Graph { settings, nodes: c.nodes, edges: c.edges }
+}
+
+/// `job { name: "…", parallelism: N, max_parallelism: N, dead_letter: "stderr" | "path" }`.
+fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
+    let mut s = JobSettings::default();
+    let Some(job) = &pipeline.job else { return s };
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for setting in &job.settings {
+        let name = setting.name.to_string();
+        if let Some(first) = seen.insert(name.clone(), setting.name.span()) {
+            errors.push_pair(first, setting.name.span(), format!("job setting `{name}` is given twice"));
+            continue;
+        }
+        let string = || match &setting.value {
+            Expr::Lit(l) => match &l.lit {
+                Lit::Str(s) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let int = || match &setting.value {
+            Expr::Lit(l) => match &l.lit {
+                Lit::Int(i) => i.base10_parse::<u64>().ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let vspan = setting.value.span();
+        match name.as_str() {
+            "name" => match string() {
+                Some(v) if !v.is_empty() => s.name = v,
+                _ => errors.push(vspan, "the job name must be a non-empty string literal, e.g. `name: \"clicks\"`"),
+            },
+            "dead_letter" => match string() {
+                Some(v) if !v.is_empty() => s.dead_letter = v,
+                _ => errors.push(vspan, "`dead_letter` takes `\"stderr\"` or a file path as a string literal"),
+            },
+            "parallelism" | "max_parallelism" => match int() {
+                Some(0) | None => errors.push(vspan, format!("`{name}` must be a positive integer literal, e.g. `{name}: 4`")),
+                Some(v) if name == "parallelism" => s.parallelism = v,
+                Some(v) => s.max_parallelism = v,
+            },
+            _ => {
+                let hint = ops::closest(&name, ops::SETTINGS.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                errors.push(
+                    setting.name.span(),
+                    format!("unknown job setting `{name}`{hint}: expected one of {}", ops::list(ops::SETTINGS.iter().copied())),
+                );
+            }
+        }
+    }
+    if s.max_parallelism < s.parallelism {
+        errors.push(
+            job.keyword.span(),
+            format!(
+                "`max_parallelism` ({}) must be at least `parallelism` ({}): keys are spread over max_parallelism key groups",
+                s.max_parallelism, s.parallelism
+            ),
+        );
+    }
+    s
+}
+
+fn unknown(errors: &mut Errors, call: &Call, what: &str, table: &'static [Word]) {
+    let name = call.name.to_string();
+    let hint = ops::closest(&name, ops::names(table)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+    errors.push(call.name.span(), format!("unknown {what} `{name}`{hint}: expected one of {}", ops::list(ops::names(table))));
+}
+
+/// Checks the argument count of `call` against `word`; false if wrong (error recorded).
+fn arity(errors: &mut Errors, call: &Call, word: &Word) -> bool {
+    if call.args.len() == word.arity {
+        return true;
+    }
+    let span = if call.args.len() > word.arity { call.args[word.arity].span() } else { call.paren_span };
+    errors.push(
+        span,
+        format!(
+            "`{}` takes {} argument{}, found {}: write `{}`",
+            word.name,
+            word.arity,
+            if word.arity == 1 { "" } else { "s" },
+            call.args.len(),
+            word.usage
+        ),
+    );
+    false
+}
+
+/// `name(args)` inside an argument, e.g. `tumbling(10s)` or `stdout()`.
+fn inner_call(expr: &Expr) -> Option<(syn::Ident, Vec<Expr>, Span)> {
+    let Expr::Call(call) = expr else { return None };
+    let Expr::Path(p) = &*call.func else { return None };
+    let ident = p.path.get_ident()?.clone();
+    Some((ident, call.args.iter().cloned().collect(), call.paren_token.span.join()))
+}
+
+impl Checker<'_> {
+    fn add(&mut self, kind: NodeKind, span: Span, input: Option<Cursor>) -> NodeId {
+        let id = self.nodes.len();
+        self.nodes.push(Node { kind, span });
+        if let Some(from) = input {
+            let exchange = if from.shape == Shape::Keyed { Exchange::Hash } else { Exchange::Forward };
+            self.edges.push(Edge { from: from.node, port: from.port, to: id, exchange });
+        }
+        id
+    }
+
+    fn check_stmt(&mut self, stmt: &Stmt) {
+        let mut cur: Option<Cursor> = match &stmt.chain.head {
+            Head::Stream(name) => self.use_stream(name),
+            Head::Source(call) => self.source(call, stmt),
+        };
+        let mut window: Option<PendingWindow> = None;
+        let mut sunk: Option<Span> = None;
+        let mut last_span = match &stmt.chain.head {
+            Head::Stream(n) => n.span(),
+            Head::Source(c) => c.name.span(),
+        };
+        for call in &stmt.chain.ops {
+            let name = call.name.to_string();
+            last_span = call.name.span();
+            if let Some(sink_span) = sunk {
+                self.errors.push_pair(sink_span, call.name.span(), "nothing can follow a sink: a sink ends its chain");
+                return;
+            }
+            if let Some(w) = window.as_mut() {
+                if ops::find(ops::WINDOW_SETTINGS, &name).is_some() {
+                    self.window_setting(w, call);
+                    continue;
+                }
+                if let Some(word) = ops::find(ops::WINDOW_FUNCTIONS, &name) {
+                    let w = window.take().expect("checked above");
+                    cur = self.window_function(w, call, word, cur, stmt);
+                    continue;
+                }
+                self.errors.push(
+                    call.name.span(),
+                    format!(
+                        "`{name}` cannot follow `.window(…)`: a window needs a window function ({}), optionally after {}",
+                        ops::list(ops::names(ops::WINDOW_FUNCTIONS)),
+                        ops::list(ops::names(ops::WINDOW_SETTINGS))
+                    ),
+                );
+                return;
+            }
+            if ops::find(ops::WINDOW_SETTINGS, &name).is_some() {
+                self.errors.push(
+                    call.name.span(),
+                    format!("`{name}` configures a window: it goes between `.window(…)` and the window function"),
+                );
+                cur = None;
+                continue;
+            }
+            if name != "reduce" {
+                if let Some(word) = ops::find(ops::WINDOW_FUNCTIONS, &name) {
+                    self.errors.push(
+                        call.name.span(),
+                        format!(
+                            "`{}` is a window function: it needs a keyed window before it, e.g. `.key_by(|r| r.key).window(tumbling(10s)).{}`",
+                            word.name, word.usage
+                        ),
+                    );
+                    cur = None;
+                    continue;
+                }
+            }
+            let Some(word) = ops::find(ops::OPERATORS, &name) else {
+                let all = ops::names(ops::OPERATORS).chain(ops::names(ops::WINDOW_FUNCTIONS)).chain(ops::names(ops::WINDOW_SETTINGS));
+                let hint = ops::closest(&name, all).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                self.errors.push(
+                    call.name.span(),
+                    format!("unknown operator `{name}`{hint}: expected one of {}", ops::list(ops::names(ops::OPERATORS))),
+                );
+                cur = None;
+                continue;
+            };
+            if !arity(self.errors, call, word) {
+                cur = None;
+                continue;
+            }
+            let arg = call.args.first().cloned();
+            let span = call.name.span();
+            let Some(input) = cur else {
+                // An earlier mistake in this chain: keep checking calls, not their flow.
+                if name == "window" {
+                    window = self.window(call, None);
+                }
+                continue;
+            };
+            cur = match name.as_str() {
+                "map" | "filter" | "flat_map" | "filter_map" | "inspect" => {
+                    let op = match name.as_str() {
+                        "map" => Stateless::Map,
+                        "filter" => Stateless::Filter,
+                        "flat_map" => Stateless::FlatMap,
+                        "filter_map" => Stateless::FilterMap,
+                        _ => Stateless::Inspect,
+                    };
+                    let id = self.add(NodeKind::Stateless(op, arg.expect("arity")), span, Some(input));
+                    Some(Cursor { node: id, port: 0, shape: Shape::Plain, ..input })
+                }
+                "timestamps" => {
+                    let id = self.add(NodeKind::Timestamps(arg.expect("arity")), span, Some(input));
+                    Some(Cursor { node: id, port: 0, shape: Shape::Plain, timestamps: true, watermarks: false })
+                }
+                "watermarks" => {
+                    if !input.timestamps {
+                        self.errors.push(
+                            span,
+                            "watermarks need timestamps: call `.timestamps(|r| r.ts_ms)` before `.watermarks(…)`",
+                        );
+                    }
+                    self.watermark_strategy(&arg.expect("arity")).map(|s| {
+                        let id = self.add(NodeKind::Watermarks(s), span, Some(input));
+                        Cursor { node: id, port: 0, shape: Shape::Plain, watermarks: true, ..input }
+                    })
+                }
+                "key_by" => {
+                    let id = self.add(NodeKind::KeyBy(arg.expect("arity")), span, Some(input));
+                    Some(Cursor { node: id, port: 0, shape: Shape::Keyed, ..input })
+                }
+                "reduce" => {
+                    if input.shape != Shape::Keyed {
+                        self.errors.push(
+                            span,
+                            "`reduce` needs a keyed stream: add `.key_by(|r| r.key)` before it (or a window for a windowed reduce)",
+                        );
+                        None
+                    } else {
+                        let id = self.add(NodeKind::KeyedReduce(arg.expect("arity")), span, Some(input));
+                        Some(Cursor { node: id, port: 0, shape: Shape::Plain, ..input })
+                    }
+                }
+                "window" => {
+                    window = self.window(call, Some(input));
+                    Some(input)
+                }
+                "sink" => {
+                    self.sink(call, input);
+                    sunk = Some(span);
+                    None
+                }
+                _ => unreachable!("every operator in ops::OPERATORS is handled"),
+            };
+        }
+        if let Some(w) = window {
+            self.errors.push(
+                w.span,
+                format!(
+                    "this window has no window function: end it with one of {}, e.g. `.count()`",
+                    ops::list(ops::names(ops::WINDOW_FUNCTIONS))
+                ),
+            );
+            return;
+        }
+        match (&stmt.binding, sunk) {
+            (Some(b), Some(s)) => {
+                self.errors.push_pair(b.span(), s, format!("`{b}` would name nothing: a sink produces no stream; remove `let {b} =`"));
+            }
+            (Some(b), None) => {
+                if let Some(c) = cur {
+                    self.define(b, c);
+                } else {
+                    // Keep the name known so later uses do not cascade into "undefined" errors.
+                    self.streams.insert(b.to_string(), Named { cursor: Cursor::dead(), span: b.span(), used: true });
+                }
+            }
+            (None, None) => {
+                if cur.is_some() {
+                    self.errors.push(
+                        last_span,
+                        "this stream goes nowhere: end the chain with `.sink(…)`, e.g. `.sink(stdout())`, or bind it with `let name = …;`",
+                    );
+                }
+            }
+            (None, Some(_)) => {}
+        }
+    }
+
+    fn define(&mut self, name: &syn::Ident, cursor: Cursor) {
+        let key = name.to_string();
+        if let Some(prev) = self.streams.get(&key) {
+            self.errors.push_pair(prev.span, name.span(), format!("stream `{key}` is defined twice: give each stream its own name"));
+            return;
+        }
+        self.streams.insert(key, Named { cursor, span: name.span(), used: false });
+    }
+
+    fn use_stream(&mut self, name: &syn::Ident) -> Option<Cursor> {
+        let key = name.to_string();
+        if let Some(named) = self.streams.get_mut(&key) {
+            named.used = true;
+            return (named.cursor.node != usize::MAX).then_some(named.cursor);
+        }
+        if let Some(def) = self.later.get(&key).copied() {
+            self.errors.push_pair(
+                def,
+                name.span(),
+                format!("stream `{key}` is used before it is defined: move this statement after `let {key} = …;`"),
+            );
+            return None;
+        }
+        let known: Vec<&str> = self.streams.keys().map(String::as_str).collect();
+        let hint = ops::closest(&key, known.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+        let defined = if known.is_empty() {
+            "no stream is defined before this point".to_string()
+        } else {
+            format!("defined streams: {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+        };
+        let is_source = ops::find(ops::SOURCES, &key).is_some();
+        let source_hint = if is_source { format!("; to read from a source, call it: `{key}(…)`") } else { String::new() };
+        self.errors.push(name.span(), format!("undefined stream `{key}`{hint}; {defined}{source_hint}"));
+        None
+    }
+
+    fn check_unused(&mut self) {
+        for (name, named) in &self.streams {
+            if !named.used {
+                self.errors.push(
+                    named.span,
+                    format!("stream `{name}` is never used: send it to a sink (`{name}.sink(stdout());`) or remove it"),
+                );
+            }
+        }
+    }
+
+    fn source(&mut self, call: &Call, stmt: &Stmt) -> Option<Cursor> {
+        let name = call.name.to_string();
+        let Some(word) = ops::find(ops::SOURCES, &name) else {
+            if ops::find(ops::OPERATORS, &name).is_some() || ops::find(ops::WINDOW_FUNCTIONS, &name).is_some() {
+                self.errors.push(
+                    call.name.span(),
+                    format!("`{name}` is an operator, not a source: a chain starts with a source or a stream name, e.g. `csv::<Record>(\"in.csv\").{name}(…)`"),
+                );
+            } else {
+                unknown(self.errors, call, "source", ops::SOURCES);
+            }
+            return None;
+        };
+        self.sources += 1;
+        if !arity(self.errors, call, word) {
+            return None;
+        }
+        let typed = matches!(name.as_str(), "csv" | "json_lines");
+        if typed && call.generics.is_none() {
+            self.errors.push(
+                call.name.span(),
+                format!("`{name}` needs the record type to deserialize into: write `{name}::<MyRecord>(…)` where `MyRecord: serde::Deserialize`"),
+            );
+            return None;
+        }
+        if !typed {
+            if let Some(g) = &call.generics {
+                self.errors.push(g.span(), format!("`{name}` takes no type parameter: the record type comes from its argument"));
+                return None;
+            }
+        }
+        let stream_name = stmt.binding.as_ref().map(|b| b.to_string()).unwrap_or_else(|| format!("{name}_{}", self.sources));
+        let id = self.add(
+            NodeKind::Source { kind: name, name: stream_name, generics: call.generics.clone(), args: call.args.clone() },
+            call.name.span(),
+            None,
+        );
+        Some(Cursor { node: id, port: 0, shape: Shape::Plain, timestamps: false, watermarks: false })
+    }
+
+    fn watermark_strategy(&mut self, arg: &Expr) -> Option<Strategy> {
+        let table = ops::WATERMARK_STRATEGIES;
+        let Some((ident, args, paren)) = inner_call(arg) else {
+            self.errors.push(
+                arg.span(),
+                format!("expected a watermark strategy: {}", ops::list(table.iter().map(|w| w.usage))),
+            );
+            return None;
+        };
+        let call = Call { name: ident.clone(), generics: None, args, paren_span: paren };
+        let Some(word) = ops::find(table, &ident.to_string()) else {
+            unknown(self.errors, &call, "watermark strategy", table);
+            return None;
+        };
+        if !arity(self.errors, &call, word) {
+            return None;
+        }
+        match word.name {
+            "monotonous" => Some(Strategy::Monotonous),
+            _ => match parse_duration(&call.args[0]) {
+                Ok(ms) => Some(Strategy::BoundedOutOfOrderness(ms)),
+                Err(e) => {
+                    self.errors.push(call.args[0].span(), e);
+                    None
+                }
+            },
+        }
+    }
+
+    fn window(&mut self, call: &Call, input: Option<Cursor>) -> Option<PendingWindow> {
+        let arg = &call.args[0];
+        let table = ops::WINDOW_ASSIGNERS;
+        let Some((ident, args, paren)) = inner_call(arg) else {
+            self.errors.push(arg.span(), format!("expected a window assigner: {}", ops::list(table.iter().map(|w| w.usage))));
+            return None;
+        };
+        let assigner = Call { name: ident.clone(), generics: None, args, paren_span: paren };
+        let Some(word) = ops::find(table, &ident.to_string()) else {
+            unknown(self.errors, &assigner, "window assigner", table);
+            return None;
+        };
+        if !arity(self.errors, &assigner, word) {
+            return None;
+        }
+        let size_ms = match parse_duration(&assigner.args[0]) {
+            Ok(0) => {
+                self.errors.push(assigner.args[0].span(), "a window cannot be empty: give it a positive size, e.g. `tumbling(10s)`");
+                return None;
+            }
+            Ok(ms) => ms,
+            Err(e) => {
+                self.errors.push(assigner.args[0].span(), e);
+                return None;
+            }
+        };
+        let time = if word.name == "tumbling" { TimeKind::EventTime } else { TimeKind::ProcessingTime };
+        if let Some(input) = input {
+            if input.shape != Shape::Keyed {
+                self.errors.push(
+                    call.name.span(),
+                    "a window needs a keyed stream: add `.key_by(|r| r.key)` before `.window(…)`",
+                );
+                return None;
+            }
+            if time == TimeKind::EventTime && !(input.timestamps && input.watermarks) {
+                let missing = match (input.timestamps, input.watermarks) {
+                    (false, _) => "timestamps and watermarks: add `.timestamps(|r| r.ts_ms).watermarks(bounded_out_of_orderness(5s))`",
+                    _ => "watermarks: add `.watermarks(bounded_out_of_orderness(5s))` after `.timestamps(…)`",
+                };
+                self.errors.push(
+                    ident.span(),
+                    format!("an event-time window needs {missing} before `.key_by(…)`, or use `tumbling_processing_time(…)`"),
+                );
+            }
+        }
+        Some(PendingWindow { span: call.name.span(), time, size_ms, lateness: None, late: None })
+    }
+
+    fn window_setting(&mut self, w: &mut PendingWindow, call: &Call) {
+        let name = call.name.to_string();
+        let word = ops::find(ops::WINDOW_SETTINGS, &name).expect("caller checked");
+        if !arity(self.errors, call, word) {
+            return;
+        }
+        let span = call.name.span();
+        if w.time == TimeKind::ProcessingTime {
+            self.errors.push(
+                span,
+                format!("`{name}` applies to event-time windows only: processing-time windows have no late data"),
+            );
+            return;
+        }
+        match name.as_str() {
+            "allowed_lateness" => {
+                if let Some((_, first)) = w.lateness {
+                    self.errors.push_pair(first, span, "`allowed_lateness` is given twice");
+                    return;
+                }
+                match parse_duration(&call.args[0]) {
+                    Ok(ms) => w.lateness = Some((ms, span)),
+                    Err(e) => self.errors.push(call.args[0].span(), e),
+                }
+            }
+            _ => {
+                let policy = if name == "drop_late_data" {
+                    LatePolicy::Drop(span)
+                } else {
+                    match &call.args[0] {
+                        Expr::Path(p) if p.path.get_ident().is_some() => {
+                            LatePolicy::SideOutput(p.path.get_ident().expect("checked").clone())
+                        }
+                        other => {
+                            self.errors.push(
+                                other.span(),
+                                "expected a name for the late-data stream, e.g. `side_output_late_data(late_clicks)`",
+                            );
+                            return;
+                        }
+                    }
+                };
+                if let Some(first) = &w.late {
+                    let first = match first {
+                        LatePolicy::SideOutput(i) => i.span(),
+                        LatePolicy::Drop(s) => *s,
+                    };
+                    self.errors.push_pair(first, span, "a window has one late-data policy: keep either `side_output_late_data(…)` or `drop_late_data()`");
+                    return;
+                }
+                w.late = Some(policy);
+            }
+        }
+    }
+
+    fn window_function(&mut self, w: PendingWindow, call: &Call, word: &Word, input: Option<Cursor>, _stmt: &Stmt) -> Option<Cursor> {
+        if !arity(self.errors, call, word) {
+            return None;
+        }
+        if w.time == TimeKind::EventTime && w.late.is_none() {
+            self.errors.push(
+                w.span,
+                "say what happens to late records of this event-time window: add `.side_output_late_data(late)` to get them as a stream, or `.drop_late_data()` to count and drop them",
+            );
+        }
+        let input = input?;
+        let late_output = match &w.late {
+            Some(LatePolicy::SideOutput(i)) => Some(i.clone()),
+            _ => None,
+        };
+        let spec = WindowSpec {
+            time: w.time,
+            size_ms: w.size_ms,
+            lateness_ms: w.lateness.map(|(ms, _)| ms).unwrap_or(0),
+            late_output: late_output.as_ref().map(|i| i.to_string()),
+            func: WindowFn { name: word.name.into(), arg: call.args.first().cloned(), span: call.name.span() },
+        };
+        let id = self.add(NodeKind::Window(spec), w.span, Some(input));
+        if let Some(late) = late_output {
+            self.define(&late, Cursor { node: id, port: 1, shape: Shape::Plain, ..input });
+        }
+        Some(Cursor { node: id, port: 0, shape: Shape::Plain, ..input })
+    }
+
+    fn sink(&mut self, call: &Call, input: Cursor) {
+        let arg = &call.args[0];
+        let table = ops::SINKS;
+        let Some((ident, args, paren)) = inner_call(arg) else {
+            self.errors.push(arg.span(), format!("expected a sink: {}", ops::list(table.iter().map(|w| w.usage))));
+            return;
+        };
+        let sink = Call { name: ident.clone(), generics: None, args, paren_span: paren };
+        let Some(word) = ops::find(table, &ident.to_string()) else {
+            unknown(self.errors, &sink, "sink", table);
+            return;
+        };
+        self.sinks += 1;
+        if !arity(self.errors, &sink, word) {
+            return;
+        }
+        self.add(NodeKind::Sink { kind: word.name.into(), args: sink.args }, ident.span(), Some(input));
+    }
+}
+
+impl Cursor {
+    /// The cursor of a name whose definition had errors.
+    fn dead() -> Self {
+        Cursor { node: usize::MAX, port: 0, shape: Shape::Plain, timestamps: false, watermarks: false }
+    }
+}

@@ -1,0 +1,245 @@
+//! The checked dataflow: operators (nodes) and the streams between them (edges).
+//!
+//! `check` builds it from the surface AST. Nodes are numbered in source order, which is also
+//! a topological order (a stream must be defined before it is used), so every later stage
+//! walks plain `Vec`s and the generated code is the same on every build.
+
+use proc_macro2::Span;
+use syn::Expr;
+
+/// Index of a node in [`Graph::nodes`].
+pub type NodeId = usize;
+
+/// The job settings after checking, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Job name.
+    pub name: String,
+    /// Default parallelism.
+    pub parallelism: u64,
+    /// Number of key groups.
+    pub max_parallelism: u64,
+    /// `"stderr"` or a path.
+    pub dead_letter: String,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings { name: "job".into(), parallelism: 1, max_parallelism: 128, dead_letter: "stderr".into() }
+    }
+}
+
+/// The whole checked dataflow.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Job settings.
+    pub settings: JobSettings,
+    /// Operators in topological (source) order.
+    pub nodes: Vec<Node>,
+    /// Streams between them.
+    pub edges: Vec<Edge>,
+}
+
+/// One operator.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// What it does.
+    pub kind: NodeKind,
+    /// The span of the word that introduced it (errors from rustc land here).
+    pub span: Span,
+}
+
+/// How records move along an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exchange {
+    /// Same worker, direct call: the two operators fuse into one chain.
+    Forward,
+    /// Partitioned by key (after `key_by`): a chain boundary.
+    Hash,
+}
+
+/// A stream from output `port` of `from` into `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    /// Producer.
+    pub from: NodeId,
+    /// Producer's output: 0 is the main output, 1 a window's late-data side output.
+    pub port: usize,
+    /// Consumer.
+    pub to: NodeId,
+    /// How records cross it.
+    pub exchange: Exchange,
+}
+
+/// A stateless one-in operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stateless {
+    /// `map`
+    Map,
+    /// `filter`
+    Filter,
+    /// `flat_map`
+    FlatMap,
+    /// `filter_map`
+    FilterMap,
+    /// `inspect`
+    Inspect,
+}
+
+impl Stateless {
+    /// The DSL word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stateless::Map => "map",
+            Stateless::Filter => "filter",
+            Stateless::FlatMap => "flat_map",
+            Stateless::FilterMap => "filter_map",
+            Stateless::Inspect => "inspect",
+        }
+    }
+}
+
+/// Event time or processing time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeKind {
+    /// Timestamps from the records, progress from watermarks.
+    EventTime,
+    /// The wall clock when a record arrives.
+    ProcessingTime,
+}
+
+/// A window function and its argument.
+#[derive(Debug, Clone)]
+pub struct WindowFn {
+    /// `count`, `sum`, `min`, `max`, `avg`, `reduce` or `aggregate`.
+    pub name: String,
+    /// Its argument (a closure or an `AggregateFunction` value), if any.
+    pub arg: Option<Expr>,
+    /// The span of its name.
+    pub span: Span,
+}
+
+/// A keyed tumbling window with its settings and function.
+#[derive(Debug, Clone)]
+pub struct WindowSpec {
+    /// Event or processing time.
+    pub time: TimeKind,
+    /// Window size in ms.
+    pub size_ms: i64,
+    /// Allowed lateness in ms (event time only).
+    pub lateness_ms: i64,
+    /// The late-data side output's name, if captured (`side_output_late_data`).
+    pub late_output: Option<String>,
+    /// The window function.
+    pub func: WindowFn,
+}
+
+/// The watermark strategy of a `watermarks` operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// `bounded_out_of_orderness(d)`
+    BoundedOutOfOrderness(i64),
+    /// `monotonous()`
+    Monotonous,
+}
+
+/// What an operator does, with the user's code it runs.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// A source: `kind` is the DSL word, `name` the stream name used in dead letters.
+    Source {
+        /// `csv`, `json_lines`, `from_iter`, `generate` or `stdin_lines`.
+        kind: String,
+        /// A name for logs and dead letters.
+        name: String,
+        /// The record type given with a turbofish.
+        generics: Option<syn::AngleBracketedGenericArguments>,
+        /// The call's arguments.
+        args: Vec<Expr>,
+    },
+    /// `map`, `filter`, `flat_map`, `filter_map`, `inspect`.
+    Stateless(Stateless, Expr),
+    /// `timestamps(f)`.
+    Timestamps(Expr),
+    /// `watermarks(strategy)`.
+    Watermarks(Strategy),
+    /// `key_by(f)`.
+    KeyBy(Expr),
+    /// Keyed running `reduce(f)`.
+    KeyedReduce(Expr),
+    /// `window(…)` with everything up to its window function.
+    Window(WindowSpec),
+    /// `sink(kind(args))`.
+    Sink {
+        /// `stdout`, `csv`, `json_lines`, `collect` or `for_each`.
+        kind: String,
+        /// The sink's arguments.
+        args: Vec<Expr>,
+    },
+}
+
+impl Graph {
+    /// The edges leaving output `port` of `node`, in order.
+    pub fn consumers(&self, node: NodeId, port: usize) -> Vec<&Edge> {
+        self.edges.iter().filter(|e| e.from == node && e.port == port).collect()
+    }
+
+    /// The edge into `node`, if it has one (sources have none).
+    pub fn input(&self, node: NodeId) -> Option<&Edge> {
+        self.edges.iter().find(|e| e.to == node)
+    }
+
+    /// How many outputs `node` has.
+    pub fn ports(&self, node: NodeId) -> usize {
+        match &self.nodes[node].kind {
+            NodeKind::Sink { .. } => 0,
+            NodeKind::Window(w) if w.time == TimeKind::EventTime => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl NodeKind {
+    /// A short label for plans: `map`, `csv "clicks"`, `window tumbling 10s count`.
+    pub fn label(&self) -> String {
+        match self {
+            NodeKind::Source { kind, name, .. } => format!("source {kind} \"{name}\""),
+            NodeKind::Stateless(op, _) => op.name().into(),
+            NodeKind::Timestamps(_) => "timestamps".into(),
+            NodeKind::Watermarks(Strategy::BoundedOutOfOrderness(ms)) => {
+                format!("watermarks bounded_out_of_orderness({})", fmt_ms(*ms))
+            }
+            NodeKind::Watermarks(Strategy::Monotonous) => "watermarks monotonous".into(),
+            NodeKind::KeyBy(_) => "key_by".into(),
+            NodeKind::KeyedReduce(_) => "keyed reduce".into(),
+            NodeKind::Window(w) => {
+                let time = match w.time {
+                    TimeKind::EventTime => "event-time",
+                    TimeKind::ProcessingTime => "processing-time",
+                };
+                let mut s = format!("window tumbling({}) {time}", fmt_ms(w.size_ms));
+                if w.time == TimeKind::EventTime {
+                    s.push_str(&format!(" lateness {}", fmt_ms(w.lateness_ms)));
+                }
+                s.push_str(&format!(" {}", w.func.name));
+                s
+            }
+            NodeKind::Sink { kind, .. } => format!("sink {kind}"),
+        }
+    }
+
+    /// Whether this operator keeps state (and so gets a stable operator id in checkpoints).
+    pub fn is_stateful(&self) -> bool {
+        matches!(self, NodeKind::KeyedReduce(_) | NodeKind::Window(_) | NodeKind::Watermarks(_))
+    }
+}
+
+/// Milliseconds in the largest unit that divides them: `10s`, `500ms`, `5min`.
+pub fn fmt_ms(ms: i64) -> String {
+    for (unit, factor) in crate::duration::UNITS.iter().rev() {
+        if ms != 0 && ms % factor == 0 {
+            return format!("{}{unit}", ms / factor);
+        }
+    }
+    format!("{ms}ms")
+}
