@@ -171,6 +171,12 @@ impl<'a> Job<'a> {
         Job::new(JobSpec::default())
     }
 
+    /// Overrides where dead letters go (a command-line flag, a test's temporary file).
+    pub fn with_dead_letter(mut self, target: DeadLetterTarget) -> Self {
+        self.spec.dead_letter = target;
+        self
+    }
+
     /// The job's settings.
     pub fn spec(&self) -> &JobSpec {
         &self.spec

@@ -1,0 +1,104 @@
+//! Insta snapshots of what the macro decides: the fused plan (text and mermaid) and the
+//! `prettyplease`-formatted expansion of representative pipelines. Review changes with
+//! `cargo insta review`; a diff here is a codegen change.
+
+use fuseflow_lang::render::{Format, render};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn snapshot(name: &str, body: TokenStream) {
+    let (graph, plan) = fuseflow_lang::analyze(body.clone()).unwrap_or_else(|e| panic!("{name}: {:?}", e.messages()));
+    insta::assert_snapshot!(format!("{name}@plan_text"), render(&graph, &plan, Format::Text));
+    insta::assert_snapshot!(format!("{name}@plan_mermaid"), render(&graph, &plan, Format::Mermaid));
+    insta::assert_snapshot!(format!("{name}@plan_dot"), render(&graph, &plan, Format::Dot));
+    let expansion = fuseflow_lang::expand(body, quote!(::fuseflow));
+    let file: syn::File = syn::parse2(quote! { fn job() { let job = #expansion; } }).expect("expansion parses");
+    insta::assert_snapshot!(format!("{name}@expansion"), prettyplease::unparse(&file));
+}
+
+#[test]
+fn stateless_chain() {
+    snapshot(
+        "stateless_chain",
+        quote! {
+            job { name: "stateless" }
+            from_iter(1..=10u32)
+                .map(|x| x * 3)
+                .filter(|x| x % 2 == 0)
+                .filter_map(|x| x.checked_sub(4))
+                .flat_map(|x| [x, x + 1])
+                .inspect(|x| println!("{x}"))
+                .sink(stdout());
+        },
+    );
+}
+
+#[test]
+fn event_time_window_with_late_side_output() {
+    snapshot(
+        "event_time_window",
+        quote! {
+            job { name: "clicks", parallelism: 2, dead_letter: "dead.jsonl" }
+            let clicks = csv::<Click>("clicks.csv");
+            let counts = clicks
+                .timestamps(|c| c.ts)
+                .watermarks(bounded_out_of_orderness(2s))
+                .key_by(|c| c.user.clone())
+                .window(tumbling(10s))
+                .allowed_lateness(5s)
+                .side_output_late_data(late)
+                .count();
+            counts.sink(csv("out/counts.csv"));
+            late.sink(json_lines("out/late.jsonl"));
+        },
+    );
+}
+
+#[test]
+fn fan_out_to_two_sinks() {
+    snapshot(
+        "fan_out",
+        quote! {
+            let parsed = stdin_lines().filter_map(|l| l.parse::<i64>().ok());
+            parsed.sink(stdout());
+            parsed.map(|x| x * x).sink(collect(squares));
+        },
+    );
+}
+
+#[test]
+fn keyed_running_reduce() {
+    snapshot(
+        "keyed_reduce",
+        quote! {
+            json_lines::<Order>(["a.jsonl", "b.jsonl"])
+                .key_by(|o| o.customer)
+                .reduce(|a, b| Order { amount: a.amount + b.amount, ..b })
+                .sink(json_lines("totals.jsonl"));
+        },
+    );
+}
+
+#[test]
+fn generator_with_aggregate_and_processing_time() {
+    snapshot(
+        "generator_aggregate",
+        quote! {
+            job { name: "w1" }
+            let events = generate(n, |i| Event { key: i % 10, value: i as i64, ts: i as i64 });
+            events
+                .timestamps(|e| e.ts)
+                .watermarks(monotonous())
+                .key_by(|e| e.key)
+                .window(tumbling(1s))
+                .drop_late_data()
+                .aggregate(SumCount)
+                .sink(for_each(|r| checksum.add(&r)));
+            events
+                .key_by(|e| e.key)
+                .window(tumbling_processing_time(5min))
+                .max(|e| e.value)
+                .sink(stdout());
+        },
+    );
+}

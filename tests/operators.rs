@@ -1,0 +1,163 @@
+//! Every operator, window function, source kind and sink of the DSL, end to end through
+//! `pipeline!`.
+
+use fuseflow::{AggregateFunction, Collected, WindowResult, pipeline};
+
+#[test]
+fn stateless_operators_compose_in_one_chain() {
+    let out = Collected::new();
+    let seen = std::cell::Cell::new(0);
+    let job = pipeline! {
+        from_iter(1..=6u32)
+            .map(|x| x * 10)
+            .filter(|x| *x != 30)
+            .filter_map(|x| if x > 10 { Some(x as u64) } else { None })
+            .flat_map(|x| [x, x + 1])
+            .inspect(|_| seen.set(seen.get() + 1))
+            .sink(collect(out));
+    };
+    let summary = job.run().unwrap();
+    assert_eq!(out.take(), vec![20, 21, 40, 41, 50, 51, 60, 61]);
+    assert_eq!(seen.get(), 8);
+    assert_eq!((summary.records_in, summary.records_out), (6, 8));
+}
+
+#[test]
+fn functions_can_be_given_by_path() {
+    fn triple(x: i64) -> i64 {
+        x * 3
+    }
+    fn odd(x: &i64) -> bool {
+        x % 2 == 1
+    }
+    let out = Collected::new();
+    let job = pipeline! { from_iter(vec![1i64, 2, 3]).map(triple).filter(odd).sink(collect(out)); };
+    job.run().unwrap();
+    assert_eq!(out.take(), vec![3, 9]);
+}
+
+#[test]
+fn a_stream_can_feed_several_consumers() {
+    let evens = Collected::new();
+    let all = Collected::new();
+    let job = pipeline! {
+        let numbers = generate(6, |i| i * 2 + 1);
+        numbers.sink(collect(all));
+        numbers.map(|x| x + 1).sink(collect(evens));
+    };
+    job.run().unwrap();
+    assert_eq!(all.take(), vec![1, 3, 5, 7, 9, 11]);
+    assert_eq!(evens.take(), vec![2, 4, 6, 8, 10, 12]);
+}
+
+#[test]
+fn keyed_running_reduce_emits_the_updated_value_per_record() {
+    let out = Collected::new();
+    let job = pipeline! {
+        from_iter(vec![("a", 1), ("b", 10), ("a", 2), ("a", 3), ("b", 20)])
+            .key_by(|p| p.0)
+            .reduce(|acc, p| (acc.0, acc.1 + p.1))
+            .sink(collect(out));
+    };
+    job.run().unwrap();
+    assert_eq!(out.take(), vec![("a", 1), ("b", 10), ("a", 3), ("a", 6), ("b", 30)]);
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sale {
+    shop: u8,
+    amount: i64,
+    ts: i64,
+}
+
+fn sales() -> Vec<Sale> {
+    vec![
+        Sale { shop: 1, amount: 5, ts: 100 },
+        Sale { shop: 2, amount: 7, ts: 200 },
+        Sale { shop: 1, amount: -3, ts: 900 },
+        Sale { shop: 1, amount: 10, ts: 1100 },
+        Sale { shop: 2, amount: 1, ts: 1900 },
+    ]
+}
+
+macro_rules! window_of_sales {
+    ($($func:tt)*) => {{
+        let out = Collected::new();
+        let job = pipeline! {
+            from_iter(sales())
+                .timestamps(|s| s.ts)
+                .watermarks(monotonous())
+                .key_by(|s| s.shop)
+                .window(tumbling(1s))
+                .drop_late_data()
+                .$($func)*
+                .sink(collect(out));
+        };
+        job.run().unwrap();
+        out.take()
+    }};
+}
+
+fn values<V: Clone>(results: Vec<WindowResult<u8, V>>) -> Vec<(u8, i64, V)> {
+    results.into_iter().map(|w| (w.key, w.start, w.value)).collect()
+}
+
+#[test]
+fn built_in_window_functions() {
+    assert_eq!(values(window_of_sales!(count())), vec![(1, 0, 2), (2, 0, 1), (1, 1000, 1), (2, 1000, 1)]);
+    assert_eq!(values(window_of_sales!(sum(|s| s.amount))), vec![(1, 0, 2), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
+    assert_eq!(values(window_of_sales!(min(|s| s.amount))), vec![(1, 0, -3), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
+    assert_eq!(values(window_of_sales!(max(|s| s.amount))), vec![(1, 0, 5), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
+    assert_eq!(
+        values(window_of_sales!(avg(|s| s.amount as f64))),
+        vec![(1, 0, 1.0), (2, 0, 7.0), (1, 1000, 10.0), (2, 1000, 1.0)]
+    );
+    let reduced = values(window_of_sales!(reduce(|a, b| Sale { amount: a.amount.max(b.amount), ..b })));
+    let reduced: Vec<(u8, i64, i64)> = reduced.into_iter().map(|(k, s, v)| (k, s, v.amount)).collect();
+    assert_eq!(reduced, vec![(1, 0, 5), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
+}
+
+/// The average amount, as a user-defined Flink-style AggregateFunction.
+struct AvgAmount;
+
+impl AggregateFunction<Sale> for AvgAmount {
+    type Acc = (i64, i64);
+    type Out = f64;
+    fn create_accumulator(&self) -> (i64, i64) {
+        (0, 0)
+    }
+    fn add(&mut self, acc: &mut (i64, i64), s: Sale) {
+        acc.0 += s.amount;
+        acc.1 += 1;
+    }
+    fn get_result(&self, acc: &(i64, i64)) -> f64 {
+        acc.0 as f64 / acc.1 as f64
+    }
+    fn merge(&self, a: (i64, i64), b: (i64, i64)) -> (i64, i64) {
+        (a.0 + b.0, a.1 + b.1)
+    }
+}
+
+#[test]
+fn user_defined_aggregate_function() {
+    assert_eq!(values(window_of_sales!(aggregate(AvgAmount))), vec![(1, 0, 1.0), (2, 0, 7.0), (1, 1000, 10.0), (2, 1000, 1.0)]);
+}
+
+#[test]
+fn processing_time_windows_count_every_record_once() {
+    let out = Collected::new();
+    let job = pipeline! {
+        generate(1000, |i| i % 3)
+            .key_by(|k| *k)
+            .window(tumbling_processing_time(1h))
+            .count()
+            .sink(collect(out));
+    };
+    job.run().unwrap();
+    let results = out.take();
+    for k in 0..3u64 {
+        let total: u64 = results.iter().filter(|w| w.key == k).map(|w| w.value).sum();
+        assert_eq!(total, if k == 0 { 334 } else { 333 });
+    }
+    assert!(results.iter().all(|w| w.end - w.start == 3_600_000));
+}

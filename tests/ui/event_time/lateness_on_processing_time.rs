@@ -1,0 +1,18 @@
+use fuseflow::pipeline;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Click {
+    user: String,
+    ts: i64,
+}
+
+fn main() {
+    let _job = pipeline! {
+        csv::<Click>("clicks.csv")
+            .key_by(|c| c.user.clone())
+            .window(tumbling_processing_time(10s))
+            .allowed_lateness(1s)
+            .count()
+            .sink(stdout());
+    };
+}

@@ -1,0 +1,14 @@
+use fuseflow::pipeline;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Click {
+    user: String,
+    ts: i64,
+}
+
+fn main() {
+    let _job = pipeline! {
+        let clicks = csv::<Click>("clicks.csv");
+        let users = clicks.map(|c| c.user);
+    };
+}
