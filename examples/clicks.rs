@@ -26,8 +26,11 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let input = args.next().unwrap_or_else(|| "examples/data/clicks.csv".into());
     let out = args.next().unwrap_or_else(|| "out".into());
-    let (counts_csv, late_jsonl, dead) =
-        (format!("{out}/clicks_per_user.csv"), format!("{out}/late_clicks.jsonl"), format!("{out}/dead_letters.jsonl"));
+    let (counts_csv, late_jsonl, dead) = (
+        format!("{out}/clicks_per_user.csv"),
+        format!("{out}/late_clicks.jsonl"),
+        format!("{out}/dead_letters.jsonl"),
+    );
 
     let job = pipeline! {
         job { name: "clicks-per-user" }

@@ -11,7 +11,11 @@ struct Reading {
 }
 
 fn dead_letters(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -28,16 +32,26 @@ fn malformed_csv_rows_are_dead_lettered_and_the_rest_delivered() {
         let readings = csv::<Reading>(path);
         readings.sink(collect(out));
     };
-    let summary = job.with_dead_letter(DeadLetterTarget::File(dead.to_str().unwrap().into())).run().unwrap();
+    let summary = job
+        .with_dead_letter(DeadLetterTarget::File(dead.to_str().unwrap().into()))
+        .run()
+        .unwrap();
     let got: Vec<String> = out.take().into_iter().map(|r| r.sensor).collect();
     assert_eq!(got, ["s1", "s4"]);
-    assert_eq!((summary.records_in, summary.records_out, summary.dead_lettered), (4, 2, 2));
+    assert_eq!(
+        (summary.records_in, summary.records_out, summary.dead_lettered),
+        (4, 2, 2)
+    );
     let letters = dead_letters(&dead);
     assert_eq!(letters.len(), 2);
     assert_eq!(letters[0]["source"], "readings");
     assert_eq!(letters[0]["line"], 3);
     assert_eq!(letters[0]["raw"], "s2,warm");
-    assert!(letters[0]["reason"].as_str().unwrap().contains("float"), "{}", letters[0]["reason"]);
+    assert!(
+        letters[0]["reason"].as_str().unwrap().contains("float"),
+        "{}",
+        letters[0]["reason"]
+    );
     assert_eq!(letters[1]["line"], 4);
     assert_eq!(letters[1]["raw"], "s3,2.5,extra");
 }
@@ -53,11 +67,17 @@ fn malformed_json_lines_are_dead_lettered() {
     let job = pipeline! {
         json_lines::<Reading>(path).map(|r| r.sensor).sink(collect(out));
     };
-    let summary = job.with_dead_letter(DeadLetterTarget::File(dead.to_str().unwrap().into())).run().unwrap();
+    let summary = job
+        .with_dead_letter(DeadLetterTarget::File(dead.to_str().unwrap().into()))
+        .run()
+        .unwrap();
     assert_eq!(out.take(), ["a", "d"]);
     assert_eq!(summary.dead_lettered, 2);
     let letters = dead_letters(&dead);
-    assert_eq!((letters[0]["line"].as_u64(), letters[0]["raw"].as_str()), (Some(2), Some("{\"sensor\":\"b\",")));
+    assert_eq!(
+        (letters[0]["line"].as_u64(), letters[0]["raw"].as_str()),
+        (Some(2), Some("{\"sensor\":\"b\","))
+    );
     assert_eq!(letters[1]["line"], 4);
 }
 

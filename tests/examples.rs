@@ -9,7 +9,11 @@ fn example(name: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().join("examples");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is not built (cargo test builds examples)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built (cargo test builds examples)",
+        path.display()
+    );
     let mut cmd = Command::new(path);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
@@ -17,8 +21,15 @@ fn example(name: &str) -> Command {
 
 fn run(mut cmd: Command) -> (String, String) {
     let out = cmd.output().unwrap();
-    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
-    assert!(out.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
     (stdout, stderr)
 }
 
@@ -45,7 +56,10 @@ fn w1_rejects_a_bad_event_count_without_panicking() {
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("whole number") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("whole number") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -73,6 +87,12 @@ fn clicks_example_counts_clicks_per_user_with_late_and_bad_data() {
     let late = std::fs::read_to_string(out_dir.join("late_clicks.jsonl")).unwrap();
     assert_eq!(late, "{\"user\":\"dan\",\"url\":\"/home\",\"ts\":4000}\n");
     let dead = std::fs::read_to_string(out_dir.join("dead_letters.jsonl")).unwrap();
-    assert!(dead.contains("\"line\":13") && dead.contains("eve,/docs,not-a-time"), "{dead}");
-    assert!(stderr.contains("15 records in") && stderr.contains("1 late") && stderr.contains("1 dead-lettered"), "{stderr}");
+    assert!(
+        dead.contains("\"line\":13") && dead.contains("eve,/docs,not-a-time"),
+        "{dead}"
+    );
+    assert!(
+        stderr.contains("15 records in") && stderr.contains("1 late") && stderr.contains("1 dead-lettered"),
+        "{stderr}"
+    );
 }

@@ -72,11 +72,31 @@ struct Sale {
 
 fn sales() -> Vec<Sale> {
     vec![
-        Sale { shop: 1, amount: 5, ts: 100 },
-        Sale { shop: 2, amount: 7, ts: 200 },
-        Sale { shop: 1, amount: -3, ts: 900 },
-        Sale { shop: 1, amount: 10, ts: 1100 },
-        Sale { shop: 2, amount: 1, ts: 1900 },
+        Sale {
+            shop: 1,
+            amount: 5,
+            ts: 100,
+        },
+        Sale {
+            shop: 2,
+            amount: 7,
+            ts: 200,
+        },
+        Sale {
+            shop: 1,
+            amount: -3,
+            ts: 900,
+        },
+        Sale {
+            shop: 1,
+            amount: 10,
+            ts: 1100,
+        },
+        Sale {
+            shop: 2,
+            amount: 1,
+            ts: 1900,
+        },
     ]
 }
 
@@ -104,15 +124,30 @@ fn values<V: Clone>(results: Vec<WindowResult<u8, V>>) -> Vec<(u8, i64, V)> {
 
 #[test]
 fn built_in_window_functions() {
-    assert_eq!(values(window_of_sales!(count())), vec![(1, 0, 2), (2, 0, 1), (1, 1000, 1), (2, 1000, 1)]);
-    assert_eq!(values(window_of_sales!(sum(|s| s.amount))), vec![(1, 0, 2), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
-    assert_eq!(values(window_of_sales!(min(|s| s.amount))), vec![(1, 0, -3), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
-    assert_eq!(values(window_of_sales!(max(|s| s.amount))), vec![(1, 0, 5), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
+    assert_eq!(
+        values(window_of_sales!(count())),
+        vec![(1, 0, 2), (2, 0, 1), (1, 1000, 1), (2, 1000, 1)]
+    );
+    assert_eq!(
+        values(window_of_sales!(sum(|s| s.amount))),
+        vec![(1, 0, 2), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]
+    );
+    assert_eq!(
+        values(window_of_sales!(min(|s| s.amount))),
+        vec![(1, 0, -3), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]
+    );
+    assert_eq!(
+        values(window_of_sales!(max(|s| s.amount))),
+        vec![(1, 0, 5), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]
+    );
     assert_eq!(
         values(window_of_sales!(avg(|s| s.amount as f64))),
         vec![(1, 0, 1.0), (2, 0, 7.0), (1, 1000, 10.0), (2, 1000, 1.0)]
     );
-    let reduced = values(window_of_sales!(reduce(|a, b| Sale { amount: a.amount.max(b.amount), ..b })));
+    let reduced = values(window_of_sales!(reduce(|a, b| Sale {
+        amount: a.amount.max(b.amount),
+        ..b
+    })));
     let reduced: Vec<(u8, i64, i64)> = reduced.into_iter().map(|(k, s, v)| (k, s, v.amount)).collect();
     assert_eq!(reduced, vec![(1, 0, 5), (2, 0, 7), (1, 1000, 10), (2, 1000, 1)]);
 }
@@ -140,7 +175,10 @@ impl AggregateFunction<Sale> for AvgAmount {
 
 #[test]
 fn user_defined_aggregate_function() {
-    assert_eq!(values(window_of_sales!(aggregate(AvgAmount))), vec![(1, 0, 1.0), (2, 0, 7.0), (1, 1000, 10.0), (2, 1000, 1.0)]);
+    assert_eq!(
+        values(window_of_sales!(aggregate(AvgAmount))),
+        vec![(1, 0, 1.0), (2, 0, 7.0), (1, 1000, 10.0), (2, 1000, 1.0)]
+    );
 }
 
 #[test]

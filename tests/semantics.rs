@@ -61,11 +61,26 @@ fn a_record_for_a_fired_window_is_late_and_goes_to_the_side_output() {
 
 #[test]
 fn out_of_order_records_within_the_bound_land_in_their_own_windows() {
-    let (out, late, _) = count_1s(evs(&[("a", 1500), ("b", 900), ("a", 100), ("b", 1200), ("a", 1900), ("b", 999)]));
+    let (out, late, _) = count_1s(evs(&[
+        ("a", 1500),
+        ("b", 900),
+        ("a", 100),
+        ("b", 1200),
+        ("a", 1900),
+        ("b", 999),
+    ]));
     assert!(late.is_empty());
     // The watermark never reaches 999 (max ts 1900 - 1001 = 899), so b's 999 is on time and
     // every window fires at the end. Order: by window end, then by first arrival of the key.
-    assert_eq!(out, vec![wr("b", 0, 1000, 2), wr("a", 0, 1000, 1), wr("a", 1000, 2000, 2), wr("b", 1000, 2000, 1)]);
+    assert_eq!(
+        out,
+        vec![
+            wr("b", 0, 1000, 2),
+            wr("a", 0, 1000, 1),
+            wr("a", 1000, 2000, 2),
+            wr("b", 1000, 2000, 1)
+        ]
+    );
 }
 
 #[test]
@@ -73,14 +88,26 @@ fn negative_timestamps_are_assigned_to_the_right_windows() {
     let (out, _, _) = count_1s(evs(&[("a", -2500), ("a", -1), ("a", -1000), ("a", -1001), ("a", 0)]));
     assert_eq!(
         out,
-        vec![wr("a", -3000, -2000, 1), wr("a", -2000, -1000, 1), wr("a", -1000, 0, 2), wr("a", 0, 1000, 1)]
+        vec![
+            wr("a", -3000, -2000, 1),
+            wr("a", -2000, -1000, 1),
+            wr("a", -1000, 0, 2),
+            wr("a", 0, 1000, 1)
+        ]
     );
 }
 
 #[test]
 fn every_window_fires_at_the_end_of_a_bounded_input() {
     let (out, _, _) = count_1s(evs(&[("a", 10_000), ("b", 10_001), ("c", 50_000)]));
-    assert_eq!(out, vec![wr("a", 10_000, 11_000, 1), wr("b", 10_000, 11_000, 1), wr("c", 50_000, 51_000, 1)]);
+    assert_eq!(
+        out,
+        vec![
+            wr("a", 10_000, 11_000, 1),
+            wr("b", 10_000, 11_000, 1),
+            wr("c", 50_000, 51_000, 1)
+        ]
+    );
 }
 
 #[test]
@@ -133,7 +160,10 @@ fn a_new_window_behind_the_watermark_but_within_lateness_fires_at_once() {
     job.run().unwrap();
     // Watermark 4999 after the first record: b's [3000,4000) already passed its end, so the
     // record fires it immediately (Flink's EventTimeTrigger fires on element).
-    assert_eq!(out.take(), vec![wr("b", 3000, 4000, 1), wr("a", 5000, 6000, 1), wr("a", 6000, 7000, 1)]);
+    assert_eq!(
+        out.take(),
+        vec![wr("b", 3000, 4000, 1), wr("a", 5000, 6000, 1), wr("a", 6000, 7000, 1)]
+    );
 }
 
 #[test]
@@ -165,7 +195,10 @@ fn monotonous_watermarks_make_an_earlier_timestamp_late() {
 #[test]
 fn the_same_input_gives_the_same_output_every_run() {
     let input: Vec<Ev> = (0..5_000i64)
-        .map(|i| Ev { key: ["a", "b", "c", "d"][(i * 7 % 4) as usize], ts: i * 3 - (i * 7919 % 2500) })
+        .map(|i| Ev {
+            key: ["a", "b", "c", "d"][(i * 7 % 4) as usize],
+            ts: i * 3 - (i * 7919 % 2500),
+        })
         .collect();
     let first = count_1s(input.clone());
     for _ in 0..3 {

@@ -9,7 +9,7 @@ pub fn run(args: Vec<String>) -> i32 {
         [cmd, file, rest @ ..] if cmd == "inspect" => {
             let format = match rest {
                 [] => Format::Text,
-                [flag, f] if flag == "--format" => match f.parse() {
+                [flag, f] if flag == "--format" => match f.parse::<Format>() {
                     Ok(f) => f,
                     Err(e) => return fail(&e),
                 },
@@ -62,7 +62,8 @@ fn find_pipelines(tokens: proc_macro2::TokenStream, out: &mut Vec<proc_macro2::T
     for (i, tt) in trees.iter().enumerate() {
         match tt {
             TokenTree::Ident(id) if id == "pipeline" => {
-                if let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g))) = (trees.get(i + 1), trees.get(i + 2)) {
+                if let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g))) = (trees.get(i + 1), trees.get(i + 2))
+                {
                     if bang.as_char() == '!' {
                         out.push(g.stream());
                     }

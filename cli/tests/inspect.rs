@@ -6,11 +6,17 @@ use std::process::Command;
 #[test]
 fn inspect_prints_the_plan_of_the_main_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/clicks.rs");
-    let out = Command::new(env!("CARGO_BIN_EXE_fuseflow")).args(["inspect", example]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fuseflow"))
+        .args(["inspect", example])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("job \"clicks-per-user\""), "{text}");
-    assert!(text.contains("chain 1:\n  op5: window tumbling(10s) event-time lateness 5s count  <- op4 via hash(key)"), "{text}");
+    assert!(
+        text.contains("chain 1:\n  op5: window tumbling(10s) event-time lateness 5s count  <- op4 via hash(key)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -24,10 +30,16 @@ fn inspect_draws_mermaid_and_dot() {
 
 #[test]
 fn inspect_reports_pipeline_errors_and_bad_usage() {
-    let err = fuseflow_cli::inspect_source("pipeline! { from_iter(v).mapp(f).sink(stdout()); }", "text".parse().unwrap())
-        .unwrap_err();
+    let err = fuseflow_cli::inspect_source(
+        "pipeline! { from_iter(v).mapp(f).sink(stdout()); }",
+        "text".parse().unwrap(),
+    )
+    .unwrap_err();
     assert!(err.contains("unknown operator `mapp`"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_fuseflow")).args(["inspect"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fuseflow"))
+        .args(["inspect"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: usage"));
 }

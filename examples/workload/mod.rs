@@ -16,7 +16,11 @@ pub struct Event {
 
 /// Event `i` of the workload with `keys` distinct keys.
 fn event(i: u64, keys: u64) -> Event {
-    Event { key: (i * 2654435761) % keys, value: (i % 1000) as i64, ts_ms: (i / 10) as i64 - ((i * 7919) % 500) as i64 }
+    Event {
+        key: (i * 2654435761) % keys,
+        value: (i % 1000) as i64,
+        ts_ms: (i / 10) as i64 - ((i * 7919) % 500) as i64,
+    }
 }
 
 /// Sum of values and count of events, computed incrementally (Flink's AggregateFunction).
@@ -53,7 +57,10 @@ impl Checksum {
         let (sum, count) = w.value;
         self.r += 1;
         self.c += count;
-        let t = (w.key as i64).wrapping_mul(1_000_003).wrapping_add(w.start.div_euclid(1000).wrapping_mul(97)).wrapping_add(sum);
+        let t = (w.key as i64)
+            .wrapping_mul(1_000_003)
+            .wrapping_add(w.start.div_euclid(1000).wrapping_mul(97))
+            .wrapping_add(sum);
         self.s = self.s.wrapping_add(t.rem_euclid(1 << 61));
     }
 }
@@ -82,9 +89,15 @@ pub fn main(name: &str, keys: u64) -> ExitCode {
     };
     match job.run() {
         Ok(summary) => {
-            println!("R={} C={} S={} late={}", checksum.r, checksum.c, checksum.s, summary.late);
+            println!(
+                "R={} C={} S={} late={}",
+                checksum.r, checksum.c, checksum.s, summary.late
+            );
             let secs = summary.elapsed.as_secs_f64();
-            eprintln!("{name}: {n} events in {secs:.3} s ({:.1} M events/s)", n as f64 / secs / 1e6);
+            eprintln!(
+                "{name}: {n} events in {secs:.3} s ({:.1} M events/s)",
+                n as f64 / secs / 1e6
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -21,7 +21,11 @@ pub enum DeadLetterTarget {
 impl DeadLetterTarget {
     /// Parses the `dead_letter` job setting: `"stderr"` or a path.
     pub fn parse(s: &str) -> Self {
-        if s == "stderr" { DeadLetterTarget::Stderr } else { DeadLetterTarget::File(s.to_owned()) }
+        if s == "stderr" {
+            DeadLetterTarget::Stderr
+        } else {
+            DeadLetterTarget::File(s.to_owned())
+        }
     }
 }
 
@@ -55,11 +59,11 @@ impl DeadLetterOutput {
         match target {
             DeadLetterTarget::Stderr => Ok(DeadLetterOutput::Stderr),
             DeadLetterTarget::File(path) => {
-                if let Some(dir) = std::path::Path::new(path).parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| JobError::io("cannot create directory for dead letters", dir.display(), e))?;
-                    }
+                if let Some(dir) = std::path::Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| JobError::io("cannot create directory for dead letters", dir.display(), e))?;
                 }
                 let f = File::create(path).map_err(|e| JobError::io("cannot create dead-letter file", path, e))?;
                 Ok(DeadLetterOutput::File(path.clone(), BufWriter::new(f)))

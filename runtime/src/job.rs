@@ -63,7 +63,11 @@ pub enum JobError {
 impl JobError {
     /// An I/O error about `path`.
     pub fn io(what: &'static str, path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        JobError::Io { what, path: path.to_string(), source }
+        JobError::Io {
+            what,
+            path: path.to_string(),
+            source,
+        }
     }
 }
 
@@ -162,7 +166,10 @@ pub struct Job<'a> {
 impl<'a> Job<'a> {
     /// An empty job with these settings.
     pub fn new(spec: JobSpec) -> Self {
-        Job { spec, tasks: Vec::new() }
+        Job {
+            spec,
+            tasks: Vec::new(),
+        }
     }
 
     /// The value `pipeline!` expands to when it reports compile errors, so that the code
@@ -208,7 +215,12 @@ impl<'a> Job<'a> {
                 ctx.fail(e);
             }
         }
-        ctx.shared.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).flush().ok();
+        ctx.shared
+            .dead_letters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush()
+            .ok();
         let mut errors = ctx.take_errors();
         if !errors.is_empty() {
             return Err(errors.swap_remove(0));

@@ -91,12 +91,19 @@ impl Parse for Call {
             None
         };
         if !input.peek(syn::token::Paren) {
-            return Err(input.error(format!("expected `(` after `{name}`: operators and sources are called like `{name}(…)`")));
+            return Err(input.error(format!(
+                "expected `(` after `{name}`: operators and sources are called like `{name}(…)`"
+            )));
         }
         let content;
         let paren = syn::parenthesized!(content in input);
         let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
-        Ok(Call { name, generics, args: args.into_iter().collect(), paren_span: paren.span.join() })
+        Ok(Call {
+            name,
+            generics,
+            args: args.into_iter().collect(),
+            paren_span: paren.span.join(),
+        })
     }
 }
 
@@ -112,7 +119,10 @@ impl Parse for Chain {
         let mut ops = Vec::new();
         while !input.is_empty() {
             input.parse::<Token![.]>().map_err(|e| {
-                syn::Error::new(e.span(), "expected `.` and an operator, such as `.map(|r| …)`, or `;` to end the statement")
+                syn::Error::new(
+                    e.span(),
+                    "expected `.` and an operator, such as `.map(|r| …)`, or `;` to end the statement",
+                )
             })?;
             ops.push(input.parse()?);
         }
@@ -130,7 +140,10 @@ impl Parse for Stmt {
         } else {
             None
         };
-        Ok(Stmt { binding, chain: input.parse()? })
+        Ok(Stmt {
+            binding,
+            chain: input.parse()?,
+        })
     }
 }
 
@@ -162,7 +175,12 @@ pub fn parse_pipeline(input: TokenStream, errors: &mut Errors) -> Pipeline {
     if let (Some(TokenTree::Ident(kw)), Some(TokenTree::Group(g))) = (tokens.first(), tokens.get(1)) {
         if kw == "job" && g.delimiter() == Delimiter::Brace {
             match SettingList::parse.parse2(g.stream()) {
-                Ok(SettingList(settings)) => job = Some(JobBlock { keyword: kw.clone(), settings }),
+                Ok(SettingList(settings)) => {
+                    job = Some(JobBlock {
+                        keyword: kw.clone(),
+                        settings,
+                    })
+                }
                 Err(e) => errors.push_syn(e),
             }
             tokens.drain(..2);
@@ -224,7 +242,10 @@ mod tests {
     #[test]
     fn reports_every_broken_statement() {
         let mut errors = Errors::new();
-        let p = parse_pipeline(quote! { let a = from_iter(v) map(); b.sink(stdout()); let = 3; }, &mut errors);
+        let p = parse_pipeline(
+            quote! { let a = from_iter(v) map(); b.sink(stdout()); let = 3; },
+            &mut errors,
+        );
         assert_eq!(errors.messages().len(), 2, "{:?}", errors.messages());
         assert_eq!(p.stmts.len(), 1);
     }

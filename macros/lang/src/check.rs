@@ -80,7 +80,15 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
             later.entry(b.to_string()).or_insert(b.span());
         }
     }
-    let mut c = Checker { errors, nodes: Vec::new(), edges: Vec::new(), streams: BTreeMap::new(), later, sources: 0, sinks: 0 };
+    let mut c = Checker {
+        errors,
+        nodes: Vec::new(),
+        edges: Vec::new(),
+        streams: BTreeMap::new(),
+        later,
+        sources: 0,
+        sinks: 0,
+    };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
             c.later.remove(&b.to_string());
@@ -94,11 +102,21 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
             "this pipeline has no statements: start with a source, e.g. `csv::<Record>(\"in.csv\").sink(stdout());`",
         );
     } else if c.sources == 0 {
-        c.errors.push(pipeline.span, "this pipeline has no source: a chain must start with a source such as `csv::<Record>(\"in.csv\")`");
+        c.errors.push(
+            pipeline.span,
+            "this pipeline has no source: a chain must start with a source such as `csv::<Record>(\"in.csv\")`",
+        );
     } else if c.sinks == 0 {
-        c.errors.push(pipeline.span, "this pipeline has no sink: end a chain with `.sink(stdout())` or another sink");
+        c.errors.push(
+            pipeline.span,
+            "this pipeline has no sink: end a chain with `.sink(stdout())` or another sink",
+        );
     }
-    Graph { settings, nodes: c.nodes, edges: c.edges }
+    Graph {
+        settings,
+        nodes: c.nodes,
+        edges: c.edges,
+    }
 }
 
 /// `job { name: "…", parallelism: N, max_parallelism: N, dead_letter: "stderr" | "path" }`.
@@ -109,7 +127,11 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
     for setting in &job.settings {
         let name = setting.name.to_string();
         if let Some(first) = seen.insert(name.clone(), setting.name.span()) {
-            errors.push_pair(first, setting.name.span(), format!("job setting `{name}` is given twice"));
+            errors.push_pair(
+                first,
+                setting.name.span(),
+                format!("job setting `{name}` is given twice"),
+            );
             continue;
         }
         let string = || match &setting.value {
@@ -130,14 +152,23 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
         match name.as_str() {
             "name" => match string() {
                 Some(v) if !v.is_empty() => s.name = v,
-                _ => errors.push(vspan, "the job name must be a non-empty string literal, e.g. `name: \"clicks\"`"),
+                _ => errors.push(
+                    vspan,
+                    "the job name must be a non-empty string literal, e.g. `name: \"clicks\"`",
+                ),
             },
             "dead_letter" => match string() {
                 Some(v) if !v.is_empty() => s.dead_letter = v,
-                _ => errors.push(vspan, "`dead_letter` takes `\"stderr\"` or a file path as a string literal"),
+                _ => errors.push(
+                    vspan,
+                    "`dead_letter` takes `\"stderr\"` or a file path as a string literal",
+                ),
             },
             "parallelism" | "max_parallelism" => match int() {
-                Some(0) | None => errors.push(vspan, format!("`{name}` must be a positive integer literal, e.g. `{name}: 4`")),
+                Some(0) | None => errors.push(
+                    vspan,
+                    format!("`{name}` must be a positive integer literal, e.g. `{name}: 4`"),
+                ),
                 Some(v) if name == "parallelism" => s.parallelism = v,
                 Some(v) => s.max_parallelism = v,
             },
@@ -147,7 +178,10 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
                     .unwrap_or_default();
                 errors.push(
                     setting.name.span(),
-                    format!("unknown job setting `{name}`{hint}: expected one of {}", ops::list(ops::SETTINGS.iter().copied())),
+                    format!(
+                        "unknown job setting `{name}`{hint}: expected one of {}",
+                        ops::list(ops::SETTINGS.iter().copied())
+                    ),
                 );
             }
         }
@@ -166,8 +200,16 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
 
 fn unknown(errors: &mut Errors, call: &Call, what: &str, table: &'static [Word]) {
     let name = call.name.to_string();
-    let hint = ops::closest(&name, ops::names(table)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-    errors.push(call.name.span(), format!("unknown {what} `{name}`{hint}: expected one of {}", ops::list(ops::names(table))));
+    let hint = ops::closest(&name, ops::names(table))
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    errors.push(
+        call.name.span(),
+        format!(
+            "unknown {what} `{name}`{hint}: expected one of {}",
+            ops::list(ops::names(table))
+        ),
+    );
 }
 
 /// Checks the argument count of `call` against `word`; false if wrong (error recorded).
@@ -175,7 +217,11 @@ fn arity(errors: &mut Errors, call: &Call, word: &Word) -> bool {
     if call.args.len() == word.arity {
         return true;
     }
-    let span = if call.args.len() > word.arity { call.args[word.arity].span() } else { call.paren_span };
+    let span = if call.args.len() > word.arity {
+        call.args[word.arity].span()
+    } else {
+        call.paren_span
+    };
     errors.push(
         span,
         format!(
@@ -203,8 +249,17 @@ impl Checker<'_> {
         let id = self.nodes.len();
         self.nodes.push(Node { kind, span });
         if let Some(from) = input {
-            let exchange = if from.shape == Shape::Keyed { Exchange::Hash } else { Exchange::Forward };
-            self.edges.push(Edge { from: from.node, port: from.port, to: id, exchange });
+            let exchange = if from.shape == Shape::Keyed {
+                Exchange::Hash
+            } else {
+                Exchange::Forward
+            };
+            self.edges.push(Edge {
+                from: from.node,
+                port: from.port,
+                to: id,
+                exchange,
+            });
         }
         id
     }
@@ -224,7 +279,11 @@ impl Checker<'_> {
             let name = call.name.to_string();
             last_span = call.name.span();
             if let Some(sink_span) = sunk {
-                self.errors.push_pair(sink_span, call.name.span(), "nothing can follow a sink: a sink ends its chain");
+                self.errors.push_pair(
+                    sink_span,
+                    call.name.span(),
+                    "nothing can follow a sink: a sink ends its chain",
+                );
                 return;
             }
             if let Some(w) = window.as_mut() {
@@ -269,11 +328,18 @@ impl Checker<'_> {
                 }
             }
             let Some(word) = ops::find(ops::OPERATORS, &name) else {
-                let all = ops::names(ops::OPERATORS).chain(ops::names(ops::WINDOW_FUNCTIONS)).chain(ops::names(ops::WINDOW_SETTINGS));
-                let hint = ops::closest(&name, all).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                let all = ops::names(ops::OPERATORS)
+                    .chain(ops::names(ops::WINDOW_FUNCTIONS))
+                    .chain(ops::names(ops::WINDOW_SETTINGS));
+                let hint = ops::closest(&name, all)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
                 self.errors.push(
                     call.name.span(),
-                    format!("unknown operator `{name}`{hint}: expected one of {}", ops::list(ops::names(ops::OPERATORS))),
+                    format!(
+                        "unknown operator `{name}`{hint}: expected one of {}",
+                        ops::list(ops::names(ops::OPERATORS))
+                    ),
                 );
                 cur = None;
                 continue;
@@ -301,11 +367,22 @@ impl Checker<'_> {
                         _ => Stateless::Inspect,
                     };
                     let id = self.add(NodeKind::Stateless(op, arg.expect("arity")), span, Some(input));
-                    Some(Cursor { node: id, port: 0, shape: Shape::Plain, ..input })
+                    Some(Cursor {
+                        node: id,
+                        port: 0,
+                        shape: Shape::Plain,
+                        ..input
+                    })
                 }
                 "timestamps" => {
                     let id = self.add(NodeKind::Timestamps(arg.expect("arity")), span, Some(input));
-                    Some(Cursor { node: id, port: 0, shape: Shape::Plain, timestamps: true, watermarks: false })
+                    Some(Cursor {
+                        node: id,
+                        port: 0,
+                        shape: Shape::Plain,
+                        timestamps: true,
+                        watermarks: false,
+                    })
                 }
                 "watermarks" => {
                     if !input.timestamps {
@@ -316,12 +393,23 @@ impl Checker<'_> {
                     }
                     self.watermark_strategy(&arg.expect("arity")).map(|s| {
                         let id = self.add(NodeKind::Watermarks(s), span, Some(input));
-                        Cursor { node: id, port: 0, shape: Shape::Plain, watermarks: true, ..input }
+                        Cursor {
+                            node: id,
+                            port: 0,
+                            shape: Shape::Plain,
+                            watermarks: true,
+                            ..input
+                        }
                     })
                 }
                 "key_by" => {
                     let id = self.add(NodeKind::KeyBy(arg.expect("arity")), span, Some(input));
-                    Some(Cursor { node: id, port: 0, shape: Shape::Keyed, ..input })
+                    Some(Cursor {
+                        node: id,
+                        port: 0,
+                        shape: Shape::Keyed,
+                        ..input
+                    })
                 }
                 "reduce" => {
                     if input.shape != Shape::Keyed {
@@ -332,7 +420,12 @@ impl Checker<'_> {
                         None
                     } else {
                         let id = self.add(NodeKind::KeyedReduce(arg.expect("arity")), span, Some(input));
-                        Some(Cursor { node: id, port: 0, shape: Shape::Plain, ..input })
+                        Some(Cursor {
+                            node: id,
+                            port: 0,
+                            shape: Shape::Plain,
+                            ..input
+                        })
                     }
                 }
                 "window" => {
@@ -359,14 +452,25 @@ impl Checker<'_> {
         }
         match (&stmt.binding, sunk) {
             (Some(b), Some(s)) => {
-                self.errors.push_pair(b.span(), s, format!("`{b}` would name nothing: a sink produces no stream; remove `let {b} =`"));
+                self.errors.push_pair(
+                    b.span(),
+                    s,
+                    format!("`{b}` would name nothing: a sink produces no stream; remove `let {b} =`"),
+                );
             }
             (Some(b), None) => {
                 if let Some(c) = cur {
                     self.define(b, c);
                 } else {
                     // Keep the name known so later uses do not cascade into "undefined" errors.
-                    self.streams.insert(b.to_string(), Named { cursor: Cursor::dead(), span: b.span(), used: true });
+                    self.streams.insert(
+                        b.to_string(),
+                        Named {
+                            cursor: Cursor::dead(),
+                            span: b.span(),
+                            used: true,
+                        },
+                    );
                 }
             }
             (None, None) => {
@@ -384,10 +488,21 @@ impl Checker<'_> {
     fn define(&mut self, name: &syn::Ident, cursor: Cursor) {
         let key = name.to_string();
         if let Some(prev) = self.streams.get(&key) {
-            self.errors.push_pair(prev.span, name.span(), format!("stream `{key}` is defined twice: give each stream its own name"));
+            self.errors.push_pair(
+                prev.span,
+                name.span(),
+                format!("stream `{key}` is defined twice: give each stream its own name"),
+            );
             return;
         }
-        self.streams.insert(key, Named { cursor, span: name.span(), used: false });
+        self.streams.insert(
+            key,
+            Named {
+                cursor,
+                span: name.span(),
+                used: false,
+            },
+        );
     }
 
     fn use_stream(&mut self, name: &syn::Ident) -> Option<Cursor> {
@@ -405,15 +520,27 @@ impl Checker<'_> {
             return None;
         }
         let known: Vec<&str> = self.streams.keys().map(String::as_str).collect();
-        let hint = ops::closest(&key, known.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+        let hint = ops::closest(&key, known.iter().copied())
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
         let defined = if known.is_empty() {
             "no stream is defined before this point".to_string()
         } else {
-            format!("defined streams: {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+            format!(
+                "defined streams: {}",
+                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            )
         };
         let is_source = ops::find(ops::SOURCES, &key).is_some();
-        let source_hint = if is_source { format!("; to read from a source, call it: `{key}(…)`") } else { String::new() };
-        self.errors.push(name.span(), format!("undefined stream `{key}`{hint}; {defined}{source_hint}"));
+        let source_hint = if is_source {
+            format!("; to read from a source, call it: `{key}(…)`")
+        } else {
+            String::new()
+        };
+        self.errors.push(
+            name.span(),
+            format!("undefined stream `{key}`{hint}; {defined}{source_hint}"),
+        );
         None
     }
 
@@ -455,17 +582,35 @@ impl Checker<'_> {
         }
         if !typed {
             if let Some(g) = &call.generics {
-                self.errors.push(g.span(), format!("`{name}` takes no type parameter: the record type comes from its argument"));
+                self.errors.push(
+                    g.span(),
+                    format!("`{name}` takes no type parameter: the record type comes from its argument"),
+                );
                 return None;
             }
         }
-        let stream_name = stmt.binding.as_ref().map(|b| b.to_string()).unwrap_or_else(|| format!("{name}_{}", self.sources));
+        let stream_name = stmt
+            .binding
+            .as_ref()
+            .map(|b| b.to_string())
+            .unwrap_or_else(|| format!("{name}_{}", self.sources));
         let id = self.add(
-            NodeKind::Source { kind: name, name: stream_name, generics: call.generics.clone(), args: call.args.clone() },
+            NodeKind::Source {
+                kind: name,
+                name: stream_name,
+                generics: call.generics.clone(),
+                args: call.args.clone(),
+            },
             call.name.span(),
             None,
         );
-        Some(Cursor { node: id, port: 0, shape: Shape::Plain, timestamps: false, watermarks: false })
+        Some(Cursor {
+            node: id,
+            port: 0,
+            shape: Shape::Plain,
+            timestamps: false,
+            watermarks: false,
+        })
     }
 
     fn watermark_strategy(&mut self, arg: &Expr) -> Option<Strategy> {
@@ -473,11 +618,19 @@ impl Checker<'_> {
         let Some((ident, args, paren)) = inner_call(arg) else {
             self.errors.push(
                 arg.span(),
-                format!("expected a watermark strategy: {}", ops::list(table.iter().map(|w| w.usage))),
+                format!(
+                    "expected a watermark strategy: {}",
+                    ops::list(table.iter().map(|w| w.usage))
+                ),
             );
             return None;
         };
-        let call = Call { name: ident.clone(), generics: None, args, paren_span: paren };
+        let call = Call {
+            name: ident.clone(),
+            generics: None,
+            args,
+            paren_span: paren,
+        };
         let Some(word) = ops::find(table, &ident.to_string()) else {
             unknown(self.errors, &call, "watermark strategy", table);
             return None;
@@ -501,10 +654,21 @@ impl Checker<'_> {
         let arg = &call.args[0];
         let table = ops::WINDOW_ASSIGNERS;
         let Some((ident, args, paren)) = inner_call(arg) else {
-            self.errors.push(arg.span(), format!("expected a window assigner: {}", ops::list(table.iter().map(|w| w.usage))));
+            self.errors.push(
+                arg.span(),
+                format!(
+                    "expected a window assigner: {}",
+                    ops::list(table.iter().map(|w| w.usage))
+                ),
+            );
             return None;
         };
-        let assigner = Call { name: ident.clone(), generics: None, args, paren_span: paren };
+        let assigner = Call {
+            name: ident.clone(),
+            generics: None,
+            args,
+            paren_span: paren,
+        };
         let Some(word) = ops::find(table, &ident.to_string()) else {
             unknown(self.errors, &assigner, "window assigner", table);
             return None;
@@ -514,7 +678,10 @@ impl Checker<'_> {
         }
         let size_ms = match parse_duration(&assigner.args[0]) {
             Ok(0) => {
-                self.errors.push(assigner.args[0].span(), "a window cannot be empty: give it a positive size, e.g. `tumbling(10s)`");
+                self.errors.push(
+                    assigner.args[0].span(),
+                    "a window cannot be empty: give it a positive size, e.g. `tumbling(10s)`",
+                );
                 return None;
             }
             Ok(ms) => ms,
@@ -523,7 +690,11 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let time = if word.name == "tumbling" { TimeKind::EventTime } else { TimeKind::ProcessingTime };
+        let time = if word.name == "tumbling" {
+            TimeKind::EventTime
+        } else {
+            TimeKind::ProcessingTime
+        };
         if let Some(input) = input {
             if input.shape != Shape::Keyed {
                 self.errors.push(
@@ -534,16 +705,26 @@ impl Checker<'_> {
             }
             if time == TimeKind::EventTime && !(input.timestamps && input.watermarks) {
                 let missing = match (input.timestamps, input.watermarks) {
-                    (false, _) => "timestamps and watermarks: add `.timestamps(|r| r.ts_ms).watermarks(bounded_out_of_orderness(5s))`",
+                    (false, _) => {
+                        "timestamps and watermarks: add `.timestamps(|r| r.ts_ms).watermarks(bounded_out_of_orderness(5s))`"
+                    }
                     _ => "watermarks: add `.watermarks(bounded_out_of_orderness(5s))` after `.timestamps(…)`",
                 };
                 self.errors.push(
                     ident.span(),
-                    format!("an event-time window needs {missing} before `.key_by(…)`, or use `tumbling_processing_time(…)`"),
+                    format!(
+                        "an event-time window needs {missing} before `.key_by(…)`, or use `tumbling_processing_time(…)`"
+                    ),
                 );
             }
         }
-        Some(PendingWindow { span: call.name.span(), time, size_ms, lateness: None, late: None })
+        Some(PendingWindow {
+            span: call.name.span(),
+            time,
+            size_ms,
+            lateness: None,
+            late: None,
+        })
     }
 
     fn window_setting(&mut self, w: &mut PendingWindow, call: &Call) {
@@ -601,7 +782,14 @@ impl Checker<'_> {
         }
     }
 
-    fn window_function(&mut self, w: PendingWindow, call: &Call, word: &Word, input: Option<Cursor>, _stmt: &Stmt) -> Option<Cursor> {
+    fn window_function(
+        &mut self,
+        w: PendingWindow,
+        call: &Call,
+        word: &Word,
+        input: Option<Cursor>,
+        _stmt: &Stmt,
+    ) -> Option<Cursor> {
         if !arity(self.errors, call, word) {
             return None;
         }
@@ -621,23 +809,48 @@ impl Checker<'_> {
             size_ms: w.size_ms,
             lateness_ms: w.lateness.map(|(ms, _)| ms).unwrap_or(0),
             late_output: late_output.as_ref().map(|i| i.to_string()),
-            func: WindowFn { name: word.name.into(), arg: call.args.first().cloned(), span: call.name.span() },
+            func: WindowFn {
+                name: word.name.into(),
+                arg: call.args.first().cloned(),
+                span: call.name.span(),
+            },
         };
         let id = self.add(NodeKind::Window(spec), w.span, Some(input));
         if let Some(late) = late_output {
-            self.define(&late, Cursor { node: id, port: 1, shape: Shape::Plain, ..input });
+            self.define(
+                &late,
+                Cursor {
+                    node: id,
+                    port: 1,
+                    shape: Shape::Plain,
+                    ..input
+                },
+            );
         }
-        Some(Cursor { node: id, port: 0, shape: Shape::Plain, ..input })
+        Some(Cursor {
+            node: id,
+            port: 0,
+            shape: Shape::Plain,
+            ..input
+        })
     }
 
     fn sink(&mut self, call: &Call, input: Cursor) {
         let arg = &call.args[0];
         let table = ops::SINKS;
         let Some((ident, args, paren)) = inner_call(arg) else {
-            self.errors.push(arg.span(), format!("expected a sink: {}", ops::list(table.iter().map(|w| w.usage))));
+            self.errors.push(
+                arg.span(),
+                format!("expected a sink: {}", ops::list(table.iter().map(|w| w.usage))),
+            );
             return;
         };
-        let sink = Call { name: ident.clone(), generics: None, args, paren_span: paren };
+        let sink = Call {
+            name: ident.clone(),
+            generics: None,
+            args,
+            paren_span: paren,
+        };
         let Some(word) = ops::find(table, &ident.to_string()) else {
             unknown(self.errors, &sink, "sink", table);
             return;
@@ -646,13 +859,26 @@ impl Checker<'_> {
         if !arity(self.errors, &sink, word) {
             return;
         }
-        self.add(NodeKind::Sink { kind: word.name.into(), args: sink.args }, ident.span(), Some(input));
+        self.add(
+            NodeKind::Sink {
+                kind: word.name.into(),
+                args: sink.args,
+            },
+            ident.span(),
+            Some(input),
+        );
     }
 }
 
 impl Cursor {
     /// The cursor of a name whose definition had errors.
     fn dead() -> Self {
-        Cursor { node: usize::MAX, port: 0, shape: Shape::Plain, timestamps: false, watermarks: false }
+        Cursor {
+            node: usize::MAX,
+            port: 0,
+            shape: Shape::Plain,
+            timestamps: false,
+            watermarks: false,
+        }
     }
 }

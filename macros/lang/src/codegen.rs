@@ -32,8 +32,12 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
     let p = quote!(#krate::__private);
     let job = Ident::new("__job", Span::mixed_site());
     let st = &graph.settings;
-    let (name, parallelism, max_par, dead) =
-        (&st.name, st.parallelism as usize, st.max_parallelism as usize, &st.dead_letter);
+    let (name, parallelism, max_par, dead) = (
+        &st.name,
+        st.parallelism as usize,
+        st.max_parallelism as usize,
+        &st.dead_letter,
+    );
     let plan_text = render(graph, plan, Format::Text);
 
     let mut typing = Vec::new();
@@ -89,7 +93,9 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
 fn downstream(graph: &Graph, id: NodeId, port: usize, p: &TokenStream) -> TokenStream {
     let consumers = graph.consumers(id, port);
     let mut iter = consumers.iter().rev();
-    let Some(last) = iter.next() else { return quote!(#p::Discard) };
+    let Some(last) = iter.next() else {
+        return quote!(#p::Discard);
+    };
     let mut acc = {
         let c = local("c", last.to);
         quote!(#c)
@@ -110,7 +116,9 @@ fn type_node(graph: &Graph, id: NodeId, p: &TokenStream) -> TokenStream {
     let out = ty(id, 0);
     let input = graph.input(id).map(|e| ty(e.from, e.port));
     match &node.kind {
-        NodeKind::Source { kind, generics, args, .. } => {
+        NodeKind::Source {
+            kind, generics, args, ..
+        } => {
             let kind = Ident::new(kind, span);
             let generics = generics.as_ref().map(|g| quote!(::#g));
             quote_spanned! {span=>

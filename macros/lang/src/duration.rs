@@ -7,7 +7,13 @@
 use syn::{Expr, ExprLit, Lit};
 
 /// The units a duration literal may carry, with their length in milliseconds.
-pub const UNITS: &[(&str, i64)] = &[("ms", 1), ("s", 1_000), ("min", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
+pub const UNITS: &[(&str, i64)] = &[
+    ("ms", 1),
+    ("s", 1_000),
+    ("min", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+];
 
 /// Reads a duration literal as milliseconds, or says what is wrong with it.
 pub fn parse_duration(expr: &Expr) -> Result<i64, String> {
@@ -24,15 +30,24 @@ pub fn parse_duration(expr: &Expr) -> Result<i64, String> {
         }
         _ => return Err("expected a duration literal such as `500ms`, `10s`, `5min` or `1h`".into()),
     };
-    let units = UNITS.iter().map(|(u, _)| format!("`{u}`")).collect::<Vec<_>>().join(", ");
+    let units = UNITS
+        .iter()
+        .map(|(u, _)| format!("`{u}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if suffix.is_empty() {
-        return Err(format!("this duration has no unit: write `{digits}ms` or `{digits}s` (units: {units})"));
+        return Err(format!(
+            "this duration has no unit: write `{digits}ms` or `{digits}s` (units: {units})"
+        ));
     }
     let Some(&(_, factor)) = UNITS.iter().find(|(u, _)| *u == suffix) else {
         return Err(format!("unknown duration unit `{suffix}`: expected one of {units}"));
     };
-    let n: i64 = digits.parse().map_err(|_| format!("duration `{digits}{suffix}` is too large"))?;
-    n.checked_mul(factor).ok_or_else(|| format!("duration `{digits}{suffix}` is too large"))
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("duration `{digits}{suffix}` is too large"))?;
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("duration `{digits}{suffix}` is too large"))
 }
 
 #[cfg(test)]

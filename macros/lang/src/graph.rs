@@ -25,7 +25,12 @@ pub struct JobSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        JobSettings { name: "job".into(), parallelism: 1, max_parallelism: 128, dead_letter: "stderr".into() }
+        JobSettings {
+            name: "job".into(),
+            parallelism: 1,
+            max_parallelism: 128,
+            dead_letter: "stderr".into(),
+        }
     }
 }
 
@@ -230,7 +235,10 @@ impl NodeKind {
 
     /// Whether this operator keeps state (and so gets a stable operator id in checkpoints).
     pub fn is_stateful(&self) -> bool {
-        matches!(self, NodeKind::KeyedReduce(_) | NodeKind::Window(_) | NodeKind::Watermarks(_))
+        matches!(
+            self,
+            NodeKind::KeyedReduce(_) | NodeKind::Window(_) | NodeKind::Watermarks(_)
+        )
     }
 }
 

@@ -24,7 +24,11 @@ pub const SOURCES: &[Word] = &[
     w("from_iter", "from_iter(iterable)", 1),
     w("generate", "generate(count, |i: u64| record)", 2),
     w("csv", "csv::<Record>(\"path\" | [\"a\", \"b\"] | \"dir/\")", 1),
-    w("json_lines", "json_lines::<Record>(\"path\" | [\"a\", \"b\"] | \"dir/\")", 1),
+    w(
+        "json_lines",
+        "json_lines::<Record>(\"path\" | [\"a\", \"b\"] | \"dir/\")",
+        1,
+    ),
     w("stdin_lines", "stdin_lines()", 0),
 ];
 
@@ -68,8 +72,10 @@ pub const WINDOW_ASSIGNERS: &[Word] = &[
 ];
 
 /// Watermark strategies, the argument of `.watermarks(…)`.
-pub const WATERMARK_STRATEGIES: &[Word] =
-    &[w("bounded_out_of_orderness", "bounded_out_of_orderness(5s)", 1), w("monotonous", "monotonous()", 0)];
+pub const WATERMARK_STRATEGIES: &[Word] = &[
+    w("bounded_out_of_orderness", "bounded_out_of_orderness(5s)", 1),
+    w("monotonous", "monotonous()", 0),
+];
 
 /// Sinks, the argument of `.sink(…)`.
 pub const SINKS: &[Word] = &[

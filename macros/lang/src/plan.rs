@@ -72,7 +72,15 @@ pub fn plan(graph: &Graph) -> Plan {
         .edges
         .iter()
         .filter(|e| e.exchange != Exchange::Forward)
-        .map(|e| ChainEdge { from: chain_of[e.from], to: chain_of[e.to], exchange: e.exchange })
+        .map(|e| ChainEdge {
+            from: chain_of[e.from],
+            to: chain_of[e.to],
+            exchange: e.exchange,
+        })
         .collect();
-    Plan { chains, exchanges, chain_of }
+    Plan {
+        chains,
+        exchanges,
+        chain_of,
+    }
 }

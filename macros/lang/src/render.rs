@@ -61,11 +61,19 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                         .filter(|e| e.to == id)
                         .map(|e| {
                             let label = edge_label(e.port, e.exchange);
-                            let via = if label.is_empty() { String::new() } else { format!(" via {label}") };
+                            let via = if label.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" via {label}")
+                            };
                             format!("op{}{via}", e.from)
                         })
                         .collect();
-                    let from = if inputs.is_empty() { String::new() } else { format!("  <- {}", inputs.join(", ")) };
+                    let from = if inputs.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  <- {}", inputs.join(", "))
+                    };
                     let _ = writeln!(s, "  op{id}: {}{from}", graph.nodes[id].kind.label());
                 }
             }
@@ -75,7 +83,11 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
             for (ci, chain) in plan.chains.iter().enumerate() {
                 let _ = writeln!(s, "    subgraph chain{ci} [\"chain {ci}\"]");
                 for &id in &chain.nodes {
-                    let _ = writeln!(s, "        op{id}[\"{}\"]", graph.nodes[id].kind.label().replace('"', "#quot;"));
+                    let _ = writeln!(
+                        s,
+                        "        op{id}[\"{}\"]",
+                        graph.nodes[id].kind.label().replace('"', "#quot;")
+                    );
                 }
                 let _ = writeln!(s, "    end");
             }
@@ -96,13 +108,21 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                 let _ = writeln!(s, "    subgraph cluster_chain{ci} {{");
                 let _ = writeln!(s, "        label=\"chain {ci}\";");
                 for &id in &chain.nodes {
-                    let _ = writeln!(s, "        op{id} [label=\"{}\"];", graph.nodes[id].kind.label().replace('"', "\\\""));
+                    let _ = writeln!(
+                        s,
+                        "        op{id} [label=\"{}\"];",
+                        graph.nodes[id].kind.label().replace('"', "\\\"")
+                    );
                 }
                 let _ = writeln!(s, "    }}");
             }
             for e in &graph.edges {
                 let label = edge_label(e.port, e.exchange);
-                let style = if e.exchange == Exchange::Forward { "" } else { ", style=bold" };
+                let style = if e.exchange == Exchange::Forward {
+                    ""
+                } else {
+                    ", style=bold"
+                };
                 let _ = writeln!(s, "    op{} -> op{} [label=\"{label}\"{style}];", e.from, e.to);
             }
             let _ = writeln!(s, "}}");

@@ -22,11 +22,46 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "let", "job", "name", "parallelism", "csv", "json_lines", "from_iter", "generate", "stdin_lines", "map", "filter",
-    "flat_map", "filter_map", "inspect", "timestamps", "watermarks", "bounded_out_of_orderness", "monotonous", "key_by",
-    "reduce", "window", "tumbling", "tumbling_processing_time", "allowed_lateness", "side_output_late_data",
-    "drop_late_data", "count", "sum", "min", "max", "avg", "aggregate", "sink", "stdout", "collect", "for_each", "a", "b",
-    "late", "x",
+    "let",
+    "job",
+    "name",
+    "parallelism",
+    "csv",
+    "json_lines",
+    "from_iter",
+    "generate",
+    "stdin_lines",
+    "map",
+    "filter",
+    "flat_map",
+    "filter_map",
+    "inspect",
+    "timestamps",
+    "watermarks",
+    "bounded_out_of_orderness",
+    "monotonous",
+    "key_by",
+    "reduce",
+    "window",
+    "tumbling",
+    "tumbling_processing_time",
+    "allowed_lateness",
+    "side_output_late_data",
+    "drop_late_data",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "aggregate",
+    "sink",
+    "stdout",
+    "collect",
+    "for_each",
+    "a",
+    "b",
+    "late",
+    "x",
 ];
 
 fn random_tokens(rng: &mut Rng, depth: usize) -> TokenStream {
@@ -35,9 +70,18 @@ fn random_tokens(rng: &mut Rng, depth: usize) -> TokenStream {
     for _ in 0..len {
         let tt: TokenTree = match rng.below(10) {
             0..=3 => Ident::new(WORDS[rng.below(WORDS.len())], Span::call_site()).into(),
-            4 => Punct::new(['.', ';', ',', ':', '=', '|', '<', '>', '!'][rng.below(9)], Spacing::Alone).into(),
+            4 => Punct::new(
+                ['.', ';', ',', ':', '=', '|', '<', '>', '!'][rng.below(9)],
+                Spacing::Alone,
+            )
+            .into(),
             5 => Literal::string("x.csv").into(),
-            6 => ["10s", "0s", "5", "1.5s", "3min", "7xx", "250ms"][rng.below(7)].parse::<TokenStream>().unwrap().into_iter().next().unwrap(),
+            6 => ["10s", "0s", "5", "1.5s", "3min", "7xx", "250ms"][rng.below(7)]
+                .parse::<TokenStream>()
+                .unwrap()
+                .into_iter()
+                .next()
+                .unwrap(),
             _ if depth < 3 => {
                 let delim = [Delimiter::Parenthesis, Delimiter::Brace, Delimiter::Bracket][rng.below(3)];
                 Group::new(delim, random_tokens(rng, depth + 1)).into()
@@ -72,8 +116,12 @@ fn every_truncation_of_a_valid_pipeline_never_panics() {
     let tokens: Vec<TokenTree> = src.parse::<TokenStream>().unwrap().into_iter().collect();
     for cut in 0..=tokens.len() {
         for skip in 0..tokens.len() {
-            let ts: TokenStream =
-                tokens[..cut].iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, t)| t.clone()).collect();
+            let ts: TokenStream = tokens[..cut]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, t)| t.clone())
+                .collect();
             let _ = fuseflow_lang::expand(ts, quote!(::fuseflow));
         }
     }

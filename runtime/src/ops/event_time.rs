@@ -9,7 +9,7 @@
 //! as in Flink's `TimestampsAndWatermarksOperator`.
 
 use super::forward_control;
-use crate::{Collector, MAX_WATERMARK, MIN_WATERMARK, TaskContext, JobError, Timestamp, Ty};
+use crate::{Collector, JobError, MAX_WATERMARK, MIN_WATERMARK, TaskContext, Timestamp, Ty};
 
 /// The `timestamps` operator; `D` is the successor once the chain is built.
 #[derive(Debug, Clone)]
@@ -69,14 +69,24 @@ pub struct Watermarks<D = ()> {
 
 /// The watermark generator for `strategy`; the output type is the input type.
 pub fn watermarks<T>(_input: Ty<T>, strategy: WatermarkStrategy) -> (Watermarks, Ty<T>) {
-    let w = Watermarks { bound: strategy.bound(), max_ts: MIN_WATERMARK, current: MIN_WATERMARK, next: () };
+    let w = Watermarks {
+        bound: strategy.bound(),
+        max_ts: MIN_WATERMARK,
+        current: MIN_WATERMARK,
+        next: (),
+    };
     (w, Ty::of())
 }
 
 impl Watermarks {
     /// Chains the successor.
     pub fn into_collector<D>(self, next: D) -> Watermarks<D> {
-        Watermarks { bound: self.bound, max_ts: self.max_ts, current: self.current, next }
+        Watermarks {
+            bound: self.bound,
+            max_ts: self.max_ts,
+            current: self.current,
+            next,
+        }
     }
 }
 
@@ -110,8 +120,8 @@ impl<T, D: Collector<T>> Collector<T> for Watermarks<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::collect;
     use crate::Collected;
+    use crate::sink::collect;
 
     /// Records what reaches it, watermarks included, to check the interleaving.
     struct Log(Vec<String>);
@@ -143,7 +153,16 @@ mod tests {
         let log = c.next.next.0;
         assert_eq!(
             log,
-            ["r100@100", "w89", "r95@95", "r120@120", "w109", "r111@111", &format!("w{MAX_WATERMARK}"), "end"]
+            [
+                "r100@100",
+                "w89",
+                "r95@95",
+                "r120@120",
+                "w109",
+                "r111@111",
+                &format!("w{MAX_WATERMARK}"),
+                "end"
+            ]
         );
     }
 

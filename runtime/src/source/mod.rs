@@ -5,6 +5,20 @@
 //! the end-of-input message, so every window fires. Malformed records from file sources go to
 //! the dead-letter output with their line number, raw text and reason, never stop the job.
 
+mod csv;
+mod from_iter;
+mod generate;
+mod json_lines;
+mod paths;
+mod stdin;
+
+pub use self::csv::{CsvSource, csv};
+pub use from_iter::{FromIter, from_iter};
+pub use generate::{Generate, generate};
+pub use json_lines::{JsonLinesSource, json_lines};
+pub use paths::InputPaths;
+pub use stdin::{StdinLines, stdin_lines};
+
 use crate::{Collector, JobError, TaskContext, Ty};
 
 /// A source of records of type [`Source::Item`].

@@ -1,0 +1,142 @@
+//! Keyed running `reduce` (Flink's `KeyedStream.reduce` without a window): for every record,
+//! the key's value becomes `f(previous value, record)` (the record itself for the key's first
+//! one), is stored, and is emitted with the record's timestamp.
+//!
+//! State is one value per key, in a hash map with a fixed-seed hasher; it lives as long as the
+//! job (there are no windows to clean it up). Control messages pass through.
+
+use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
+use foldhash::fast::FixedState;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+
+/// The keyed running `reduce` operator over `(K, T)`; `D` is the successor once the chain is
+/// built.
+pub struct KeyedReduce<K, T, F, D = ()> {
+    f: F,
+    /// The running value per key; `None` only while `f` runs.
+    state: HashMap<K, Option<T>, FixedState>,
+    next: D,
+}
+
+/// Types `f(accumulated, record)` against the keyed input's record type `T`; the output is
+/// the running value, of type `T`.
+pub fn keyed_reduce<K, T, F>(_input: Ty<(K, T)>, f: F) -> (KeyedReduce<K, T, F>, Ty<T>)
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+    F: FnMut(T, T) -> T,
+{
+    (
+        KeyedReduce {
+            f,
+            state: HashMap::with_hasher(FixedState::with_seed(0x5eed_f00d)),
+            next: (),
+        },
+        Ty::of(),
+    )
+}
+
+impl<K, T, F> KeyedReduce<K, T, F> {
+    /// Chains the successor.
+    pub fn into_collector<D>(self, next: D) -> KeyedReduce<K, T, F, D> {
+        KeyedReduce {
+            f: self.f,
+            state: self.state,
+            next,
+        }
+    }
+}
+
+impl<K, T, F, D> Collector<(K, T)> for KeyedReduce<K, T, F, D>
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+    F: FnMut(T, T) -> T,
+    D: Collector<T>,
+{
+    fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        self.next.open(ctx)
+    }
+
+    #[inline]
+    fn record(&mut self, (key, value): (K, T), ts: Timestamp) {
+        let out = match self.state.entry(key) {
+            Entry::Occupied(mut o) => {
+                let slot = o.get_mut();
+                let new = match slot.take() {
+                    Some(old) => (self.f)(old, value),
+                    None => value,
+                };
+                slot.insert(new).clone()
+            }
+            Entry::Vacant(v) => v.insert(Some(value)).clone().expect("just inserted"),
+        };
+        self.next.record(out, ts);
+    }
+
+    #[inline]
+    fn watermark(&mut self, wm: Timestamp) {
+        self.next.watermark(wm)
+    }
+
+    fn end(&mut self) {
+        self.next.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::testing::{Log, Msg, finish};
+    use crate::{MAX_WATERMARK, ops};
+
+    #[test]
+    fn emits_the_running_value_per_key_with_the_record_timestamp() {
+        let (kb, ty) = ops::key_by(Ty::<(&str, i64)>::of(), |r: &(&str, i64)| r.0);
+        let (red, ty) = keyed_reduce(ty, |a, b| (a.0, a.1 + b.1));
+        let (log, out) = Log::new();
+        let _: Ty<(&str, i64)> = ty;
+        let mut c = kb.into_collector(red.into_collector(log));
+        c.open(&TaskContext::detached()).unwrap();
+        c.record(("a", 1), 10);
+        c.record(("b", 5), 11);
+        c.watermark(3);
+        c.record(("a", 2), 12);
+        c.record(("a", 4), 9);
+        c.record(("b", -5), 13);
+        finish(&mut c);
+        assert_eq!(
+            *out.borrow(),
+            [
+                Msg::R(("a", 1), 10),
+                Msg::R(("b", 5), 11),
+                Msg::W(3),
+                Msg::R(("a", 3), 12),
+                Msg::R(("a", 7), 9),
+                Msg::R(("b", 0), 13),
+                Msg::W(MAX_WATERMARK),
+                Msg::End,
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_record_of_a_key_is_not_passed_to_f() {
+        let mut calls = 0;
+        let (red, _) = keyed_reduce(Ty::<(u8, String)>::of(), |a: String, b: String| {
+            calls += 1;
+            a + &b
+        });
+        let (log, out) = Log::new();
+        let mut c = red.into_collector(log);
+        c.record((1, "x".into()), 0);
+        c.record((2, "y".into()), 0);
+        c.record((1, "z".into()), 0);
+        drop(c);
+        assert_eq!(calls, 1);
+        let got: Vec<_> = out.borrow().iter().map(|m| format!("{m:?}")).collect();
+        assert_eq!(got, [r#"R("x", 0)"#, r#"R("y", 0)"#, r#"R("xz", 0)"#]);
+    }
+}

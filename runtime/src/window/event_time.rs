@@ -1,0 +1,605 @@
+//! Event-time tumbling windows: Flink's `WindowOperator` with `TumblingEventTimeWindows`,
+//! `EventTimeTrigger`, allowed lateness and a late-data side output.
+//!
+//! Each record is judged against the current watermark (the one that arrived after the last
+//! record that raised it), exactly as Flink's operator judges it:
+//!
+//! - its window is `[start, end)` with `start = ts - ts.rem_euclid(size)`; the window's last
+//!   millisecond is `end - 1` and its cleanup time `end - 1 + allowed_lateness` (saturating);
+//! - if the cleanup time is at or behind the watermark, the window is gone: the record is
+//!   *late*, goes to the late output with its timestamp, and is counted;
+//! - otherwise it is folded into its key's accumulator; if the window has already fired
+//!   (`end - 1 <= watermark`, possible only with allowed lateness) the key's result is
+//!   emitted again at once, updated (a *late firing*).
+//!
+//! A watermark `wm` fires every window with `end - 1 <= wm` that has not fired yet, then drops
+//! the state of every window whose cleanup time is `<= wm`; then it is forwarded to both
+//! outputs. Results carry the timestamp `end - 1`. Windows fire in order of their end; the keys
+//! of one window in the order they first appeared in it.
+//!
+//! The state is a `BTreeMap` from window start to a [`KeyTable`] (key → accumulator, in
+//! first-arrival order), plus the watermark at which something next fires or is cleaned up,
+//! so a record costs one ordered-map lookup among the few open windows and one hash lookup,
+//! and a watermark that triggers nothing costs one comparison.
+
+use super::table::KeyTable;
+use super::{AggregateFunction, WindowResult, check_size, tumbling};
+use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::hash::Hash;
+use std::marker::PhantomData;
+
+/// The spec of an event-time tumbling window over a keyed stream of `(K, T)`.
+pub struct EventTimeWindow<K, T, A> {
+    size: i64,
+    lateness: i64,
+    agg: A,
+    _ty: PhantomData<fn() -> (K, T)>,
+}
+
+/// An event-time tumbling window of `size_ms` with `allowed_lateness_ms` and window function
+/// `agg`.
+///
+/// Flink's rules, each record judged against the current watermark:
+///
+/// - a record with timestamp `ts` belongs to `[start, end)`, `start = ts - ts.rem_euclid(size)`;
+/// - it is late (sent to the late output with its timestamp, and counted) iff
+///   `end - 1 + allowed_lateness <= watermark`; otherwise it is added to its key's
+///   accumulator, and if `end - 1 <= watermark` the key's updated result is emitted at once;
+/// - a watermark fires every window with `end - 1 <= watermark` not fired yet (in order of
+///   end, keys in first-arrival order, results timestamped `end - 1`), drops the windows
+///   whose cleanup time `end - 1 + allowed_lateness` it reached, and is forwarded to both
+///   outputs; the final watermark `i64::MAX` fires everything.
+///
+/// Returns the spec, the witness of the results and the witness of the late-data side output
+/// (the records that arrived after their window was cleaned up).
+///
+/// # Panics
+///
+/// If `size_ms <= 0` or `allowed_lateness_ms < 0` (the `pipeline!` macro rejects both).
+#[allow(clippy::type_complexity)] // (spec, output witnesses), as every constructor
+pub fn event_time_window<K, T, A>(
+    _input: Ty<(K, T)>,
+    size_ms: i64,
+    allowed_lateness_ms: i64,
+    agg: A,
+) -> (EventTimeWindow<K, T, A>, Ty<WindowResult<K, A::Out>>, Ty<T>)
+where
+    K: Hash + Eq + Clone,
+    A: AggregateFunction<T>,
+{
+    check_size(size_ms);
+    assert!(
+        allowed_lateness_ms >= 0,
+        "allowed lateness cannot be negative, got {allowed_lateness_ms} ms"
+    );
+    let spec = EventTimeWindow {
+        size: size_ms,
+        lateness: allowed_lateness_ms,
+        agg,
+        _ty: PhantomData,
+    };
+    (spec, Ty::of(), Ty::of())
+}
+
+impl<K, T, A: AggregateFunction<T>> EventTimeWindow<K, T, A> {
+    /// Chains the successors: `main` receives the window results, `late` the late records.
+    pub fn into_collector<M, L>(self, main: M, late: L) -> EventTimeWindowCollector<K, T, A, M, L> {
+        EventTimeWindowCollector {
+            size: self.size,
+            lateness: self.lateness,
+            agg: self.agg,
+            windows: BTreeMap::new(),
+            spare: Vec::new(),
+            wm: crate::MIN_WATERMARK,
+            next_action: Timestamp::MAX,
+            late_count: 0,
+            ctx: None,
+            main,
+            late,
+            _ty: PhantomData,
+        }
+    }
+}
+
+/// How many emptied key tables are kept for reuse by the next windows.
+const SPARE_TABLES: usize = 4;
+
+/// The running event-time window operator, built by [`EventTimeWindow::into_collector`]; see
+/// [`event_time_window`] for its rules.
+pub struct EventTimeWindowCollector<K, T, A: AggregateFunction<T>, M, L> {
+    size: i64,
+    lateness: i64,
+    agg: A,
+    /// Open windows by start time (so also by end), each with its keys' accumulators.
+    windows: BTreeMap<i64, KeyTable<K, A::Acc>>,
+    /// Emptied tables, kept with their capacity for the next windows.
+    spare: Vec<KeyTable<K, A::Acc>>,
+    /// The current watermark.
+    wm: Timestamp,
+    /// No window fires or is cleaned up before the watermark reaches this.
+    next_action: Timestamp,
+    /// Late records since the start, added to the job's counter at the end.
+    late_count: u64,
+    ctx: Option<TaskContext>,
+    main: M,
+    late: L,
+    _ty: PhantomData<fn(T)>,
+}
+
+impl<K, T, A: AggregateFunction<T>, M, L> EventTimeWindowCollector<K, T, A, M, L> {
+    #[inline]
+    fn end_of(&self, start: i64) -> i64 {
+        start.saturating_add(self.size)
+    }
+
+    #[inline]
+    fn cleanup_of(&self, max_ts: i64) -> i64 {
+        max_ts.saturating_add(self.lateness)
+    }
+
+    /// The smallest start of a window whose last millisecond is after `wm` (not yet fired),
+    /// or `None` if no window can be after `wm`.
+    fn first_unfired_start(&self, wm: Timestamp) -> Option<i64> {
+        // end - 1 > wm  <=>  start > wm + 1 - size  <=>  start >= wm + 2 - size
+        // (a window whose end saturates at i64::MAX starts after i64::MAX - size, so this
+        // bound does not skip it).
+        let lo = wm as i128 + 2 - self.size as i128;
+        if lo > i64::MAX as i128 {
+            None
+        } else {
+            Some(lo.max(i64::MIN as i128) as i64)
+        }
+    }
+
+    /// Recomputes [`next_action`](Self::next_action) from the open windows.
+    fn recompute_next_action(&mut self) {
+        let mut next = Timestamp::MAX;
+        if let Some(&start) = self.windows.keys().next() {
+            next = self.cleanup_of(self.end_of(start) - 1);
+        }
+        if let Some(lo) = self.first_unfired_start(self.wm)
+            && let Some(&start) = self.windows.range(lo..).next().map(|(s, _)| s)
+        {
+            next = next.min(self.end_of(start) - 1);
+        }
+        self.next_action = next;
+    }
+}
+
+impl<K, T, A, M, L> EventTimeWindowCollector<K, T, A, M, L>
+where
+    K: Hash + Eq + Clone,
+    A: AggregateFunction<T>,
+    M: Collector<WindowResult<K, A::Out>>,
+    L: Collector<T>,
+{
+    #[inline]
+    fn send_late(&mut self, value: T, ts: Timestamp) {
+        self.late_count += 1;
+        self.late.record(value, ts);
+    }
+
+    /// The watermark moved from `old` to `self.wm`: fire and clean up what that triggers.
+    #[cold]
+    fn advance(&mut self, old: Timestamp) {
+        let wm = self.wm;
+        // 1. Windows past their cleanup time: fire them if they have not fired yet (moving
+        //    the keys out, as the state is dropped), then recycle their tables. They form a
+        //    prefix of the windows, as the cleanup time grows with the start.
+        while let Some(entry) = self.windows.first_entry() {
+            let start = *entry.key();
+            let end = start.saturating_add(self.size);
+            let max_ts = end - 1;
+            if max_ts.saturating_add(self.lateness) > wm {
+                break;
+            }
+            let mut table = entry.remove();
+            if max_ts > old {
+                for (key, acc) in table.drain() {
+                    let value = self.agg.get_result(&acc);
+                    self.main.record(WindowResult { key, start, end, value }, max_ts);
+                }
+            } else {
+                table.clear();
+            }
+            if self.spare.len() < SPARE_TABLES {
+                self.spare.push(table);
+            }
+        }
+        // 2. Windows that reach their last millisecond but stay open for late records: fire
+        //    them, cloning the keys. They all come after the windows of step 1.
+        if let Some(lo) = self.first_unfired_start(old) {
+            for (&start, table) in self.windows.range(lo..) {
+                let end = start.saturating_add(self.size);
+                let max_ts = end - 1;
+                if max_ts > wm {
+                    break;
+                }
+                if max_ts <= old {
+                    continue; // only a window whose end saturated at i64::MAX can be here
+                }
+                for (key, acc) in table.entries() {
+                    let value = self.agg.get_result(acc);
+                    self.main.record(
+                        WindowResult {
+                            key: key.clone(),
+                            start,
+                            end,
+                            value,
+                        },
+                        max_ts,
+                    );
+                }
+            }
+        }
+        self.recompute_next_action();
+    }
+}
+
+impl<K, T, A, M, L> Collector<(K, T)> for EventTimeWindowCollector<K, T, A, M, L>
+where
+    K: Hash + Eq + Clone,
+    A: AggregateFunction<T>,
+    M: Collector<WindowResult<K, A::Out>>,
+    L: Collector<T>,
+{
+    fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        self.ctx = Some(ctx.clone());
+        self.main.open(ctx)?;
+        self.late.open(ctx)
+    }
+
+    #[inline]
+    fn record(&mut self, (key, value): (K, T), ts: Timestamp) {
+        let Some((start, end)) = tumbling(ts, self.size) else {
+            // Only a record without timestamp (i64::MIN) has no window: it is late forever.
+            return self.send_late(value, ts);
+        };
+        let max_ts = end - 1;
+        let cleanup = max_ts.saturating_add(self.lateness);
+        if cleanup <= self.wm {
+            return self.send_late(value, ts);
+        }
+        let table = match self.windows.entry(start) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let at = if max_ts > self.wm { max_ts } else { cleanup };
+                self.next_action = self.next_action.min(at);
+                v.insert(self.spare.pop().unwrap_or_default())
+            }
+        };
+        let agg = &mut self.agg;
+        let idx = table.find_or_insert_with(key, || agg.create_accumulator());
+        agg.add(table.value_mut(idx), value);
+        if max_ts <= self.wm {
+            // A late firing: the window has fired already (or its end passed before its first
+            // record); Flink's EventTimeTrigger fires again on every element.
+            let (key, acc) = table.entry(idx);
+            let value = agg.get_result(acc);
+            self.main.record(
+                WindowResult {
+                    key: key.clone(),
+                    start,
+                    end,
+                    value,
+                },
+                max_ts,
+            );
+        }
+    }
+
+    #[inline]
+    fn watermark(&mut self, wm: Timestamp) {
+        if wm <= self.wm {
+            return;
+        }
+        let old = self.wm;
+        self.wm = wm;
+        if wm >= self.next_action {
+            self.advance(old);
+        }
+        self.main.watermark(wm);
+        self.late.watermark(wm);
+    }
+
+    fn end(&mut self) {
+        if let Some(ctx) = &self.ctx {
+            TaskContext::add(&ctx.counters().late, self.late_count);
+        }
+        self.late_count = 0;
+        self.main.end();
+        self.late.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{WatermarkStrategy, key_by, timestamps, watermarks};
+    use crate::window::agg::{count, sum};
+    use crate::window::testing::{Log, Msg, finish, records};
+    use crate::{MAX_WATERMARK, NO_TIMESTAMP};
+    use std::sync::atomic::Ordering;
+
+    type Res = WindowResult<&'static str, u64>;
+
+    fn wr(key: &'static str, start: i64, end: i64, value: u64) -> (Res, Timestamp) {
+        (WindowResult { key, start, end, value }, end - 1)
+    }
+
+    /// A count window of `size` with `lateness`, driven directly with records and watermarks.
+    struct Harness {
+        c: EventTimeWindowCollector<&'static str, u32, crate::window::agg::Count, Log<Res>, Log<u32>>,
+        main: std::rc::Rc<std::cell::RefCell<Vec<Msg<Res>>>>,
+        late: std::rc::Rc<std::cell::RefCell<Vec<Msg<u32>>>>,
+        ctx: TaskContext,
+    }
+
+    impl Harness {
+        fn new(size: i64, lateness: i64) -> Self {
+            let ty = Ty::<(&'static str, u32)>::of();
+            let (spec, _, _) = event_time_window(ty, size, lateness, count(ty));
+            let (m, main) = Log::new();
+            let (l, late) = Log::new();
+            let mut c = spec.into_collector(m, l);
+            let ctx = TaskContext::detached();
+            c.open(&ctx).unwrap();
+            Harness { c, main, late, ctx }
+        }
+        fn rec(&mut self, key: &'static str, v: u32, ts: Timestamp) -> &mut Self {
+            self.c.record((key, v), ts);
+            self
+        }
+        fn wm(&mut self, wm: Timestamp) -> &mut Self {
+            self.c.watermark(wm);
+            self
+        }
+        fn results(&self) -> Vec<(Res, Timestamp)> {
+            records(&self.main)
+        }
+        fn late_records(&self) -> Vec<(u32, Timestamp)> {
+            records(&self.late)
+        }
+        fn finish(&mut self) -> u64 {
+            finish(&mut self.c);
+            self.ctx.counters().late.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn windows_are_assigned_by_rem_euclid_even_for_negative_timestamps() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("a", 0, -1)
+            .rec("a", 1, -1000)
+            .rec("a", 2, -1001)
+            .rec("a", 3, 0)
+            .rec("a", 4, 999)
+            .rec("a", 5, 1000);
+        h.finish();
+        assert_eq!(
+            h.results(),
+            [
+                wr("a", -2000, -1000, 1),
+                wr("a", -1000, 0, 2),
+                wr("a", 0, 1000, 2),
+                wr("a", 1000, 2000, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_fires_exactly_when_the_watermark_reaches_end_minus_one() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("a", 0, 10).wm(998);
+        assert!(h.results().is_empty(), "must not fire at end - 2");
+        h.wm(999);
+        assert_eq!(h.results(), [wr("a", 0, 1000, 1)]);
+        // The result comes before the watermark that fired it, which reaches both outputs.
+        assert_eq!(h.main.borrow()[1..], [Msg::R(wr("a", 0, 1000, 1).0, 999), Msg::W(999)]);
+        assert_eq!(*h.late.borrow(), [Msg::W(998), Msg::W(999)]);
+        // A non-advancing watermark is not forwarded again.
+        h.wm(999).wm(5);
+        assert_eq!(h.main.borrow().len(), 3);
+        assert_eq!(h.finish(), 0);
+        assert_eq!(h.results().len(), 1);
+        assert_eq!(h.main.borrow()[3..], [Msg::W(MAX_WATERMARK), Msg::End]);
+        assert_eq!(h.late.borrow()[2..], [Msg::W(MAX_WATERMARK), Msg::End]);
+    }
+
+    #[test]
+    fn out_of_order_records_within_the_bound_count_in_their_own_window() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("a", 0, 1500)
+            .wm(1000)
+            .rec("a", 1, 900)
+            .rec("b", 2, 1100)
+            .rec("a", 3, 1999)
+            .wm(1500);
+        // Window [0,1000) fired at 999 with nothing; the record at 900 came after that
+        // watermark (1000 >= 999): late.
+        assert_eq!(h.late_records(), [(1, 900)]);
+        h.rec("a", 4, 1001).wm(1999);
+        assert_eq!(h.results(), [wr("a", 1000, 2000, 3), wr("b", 1000, 2000, 1)]);
+        assert_eq!(h.finish(), 1);
+    }
+
+    #[test]
+    fn a_record_behind_the_watermark_is_accepted_while_its_window_is_open() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("a", 0, 950).wm(900).rec("a", 1, 100).wm(998).rec("a", 2, 0);
+        assert!(h.late_records().is_empty());
+        h.wm(999).rec("a", 3, 999);
+        assert_eq!(h.results(), [wr("a", 0, 1000, 3)]);
+        assert_eq!(h.late_records(), [(3, 999)]);
+        assert_eq!(h.finish(), 1);
+    }
+
+    #[test]
+    fn allowed_lateness_fires_late_updates_then_cleans_up() {
+        let mut h = Harness::new(1000, 500);
+        h.rec("a", 0, 100).rec("b", 1, 200).wm(999);
+        assert_eq!(h.results(), [wr("a", 0, 1000, 1), wr("b", 0, 1000, 1)]);
+        // Within lateness: the key's result is emitted again at once, updated.
+        h.rec("b", 2, 300).wm(1200);
+        assert_eq!(h.results()[2..], [wr("b", 0, 1000, 2)]);
+        // A new key in the fired window fires at once too.
+        h.rec("c", 3, 999);
+        assert_eq!(h.results()[3..], [wr("c", 0, 1000, 1)]);
+        // Cleanup time is 999 + 500 = 1499: nothing emitted then, and later records are late.
+        h.wm(1498).rec("a", 4, 0);
+        assert_eq!(h.results()[4..], [wr("a", 0, 1000, 2)]);
+        h.wm(1499);
+        assert_eq!(h.results().len(), 5);
+        h.rec("a", 5, 500);
+        assert_eq!(h.late_records(), [(5, 500)]);
+        assert_eq!(h.finish(), 1);
+        assert_eq!(h.results().len(), 5);
+    }
+
+    #[test]
+    fn a_window_first_seen_after_its_end_but_within_lateness_fires_on_each_record() {
+        let mut h = Harness::new(1000, 2000);
+        h.wm(2500).rec("a", 0, 1200).rec("a", 1, 1300);
+        assert_eq!(h.results(), [wr("a", 1000, 2000, 1), wr("a", 1000, 2000, 2)]);
+        // It does not fire again when the watermark moves on, nor at the end.
+        h.wm(2800);
+        assert_eq!(h.finish(), 0);
+        assert_eq!(h.results().len(), 2);
+    }
+
+    #[test]
+    fn late_records_go_to_the_side_output_with_their_timestamp_and_are_counted() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("a", 0, 5000)
+            .wm(4000)
+            .rec("a", 1, 10)
+            .rec("b", 2, -7)
+            .rec("a", 3, 3999)
+            .rec("a", 4, 4000);
+        assert_eq!(h.late_records(), [(1, 10), (2, -7), (3, 3999)]);
+        assert_eq!(h.finish(), 3);
+        assert_eq!(h.results(), [wr("a", 4000, 5000, 1), wr("a", 5000, 6000, 1)]);
+    }
+
+    #[test]
+    fn end_of_input_fires_every_window_in_order_of_end_then_first_arrival() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("b", 0, 2500)
+            .rec("a", 1, 1500)
+            .rec("c", 2, 2100)
+            .rec("a", 3, 2200)
+            .rec("z", 4, 100)
+            .rec("b", 5, 1100);
+        assert!(h.results().is_empty());
+        h.finish();
+        assert_eq!(
+            h.results(),
+            [
+                wr("z", 0, 1000, 1),
+                wr("a", 1000, 2000, 1),
+                wr("b", 1000, 2000, 1),
+                wr("b", 2000, 3000, 1),
+                wr("c", 2000, 3000, 1),
+                wr("a", 2000, 3000, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_watermark_fires_several_windows_and_cleans_several_in_order() {
+        let mut h = Harness::new(10, 15);
+        for t in [0, 10, 20, 30, 40] {
+            h.rec("k", 0, t + 1);
+        }
+        h.wm(29);
+        // [0,10), [10,20), [20,30) fire; [0,10) (cleanup 24) is dropped.
+        assert_eq!(h.results(), [wr("k", 0, 10, 1), wr("k", 10, 20, 1), wr("k", 20, 30, 1)]);
+        h.rec("k", 0, 5).rec("k", 0, 15);
+        assert_eq!(h.late_records(), [(0, 5)]);
+        assert_eq!(h.results()[3..], [wr("k", 10, 20, 2)]);
+        h.wm(100);
+        assert_eq!(h.results()[4..], [wr("k", 30, 40, 1), wr("k", 40, 50, 1)]);
+        assert!(h.c.windows.is_empty());
+        assert_eq!(h.finish(), 1);
+    }
+
+    #[test]
+    fn maximal_lateness_saturates_and_keeps_windows_until_the_final_watermark() {
+        let mut h = Harness::new(1000, i64::MAX);
+        h.rec("a", 0, 10).wm(i64::MAX - 1).rec("a", 1, 20);
+        assert_eq!(h.results(), [wr("a", 0, 1000, 1), wr("a", 0, 1000, 2)]);
+        assert_eq!(h.finish(), 0);
+        assert_eq!(h.results().len(), 2);
+        assert!(h.c.windows.is_empty());
+    }
+
+    #[test]
+    fn records_without_timestamp_and_at_the_edges_of_time() {
+        let mut h = Harness::new(1000, 0);
+        h.rec("a", 0, NO_TIMESTAMP).rec("a", 1, i64::MAX);
+        assert_eq!(h.late_records(), [(0, NO_TIMESTAMP)]);
+        assert_eq!(h.finish(), 1);
+        let start = i64::MAX - i64::MAX % 1000;
+        assert_eq!(
+            h.results(),
+            [(
+                WindowResult {
+                    key: "a",
+                    start,
+                    end: i64::MAX,
+                    value: 1
+                },
+                i64::MAX - 1
+            )]
+        );
+    }
+
+    /// W1/W2 of the benchmarks, scaled down: (sum, count) per key in 1 s windows with a
+    /// 500 ms out-of-orderness bound. Returns (results, sum of counts, checksum, late).
+    fn w(n: u64, keys: u64) -> (usize, u64, i64, u64) {
+        type Ev = (u64, u64, i64);
+        let ty = Ty::<Ev>::of();
+        let (ts, ty) = timestamps(ty, |e: &Ev| e.2);
+        let (wms, ty) = watermarks(ty, WatermarkStrategy::BoundedOutOfOrderness(500));
+        let (kb, ty) = key_by(ty, |e: &Ev| e.0);
+        let (win, _, _) = event_time_window(ty, 1000, 0, (sum(ty, |e| e.1), count(ty)));
+        let (main, out) = Log::new();
+        let mut c = ts.into_collector(wms.into_collector(kb.into_collector(win.into_collector(main, crate::Discard))));
+        let ctx = TaskContext::detached();
+        c.open(&ctx).unwrap();
+        for i in 0..n {
+            let ev = (
+                (i * 2654435761) % keys,
+                i % 1000,
+                (i / 10) as i64 - ((i * 7919) % 500) as i64,
+            );
+            c.record(ev, NO_TIMESTAMP);
+        }
+        finish(&mut c);
+        let results = records(&out);
+        let (mut total, mut s) = (0u64, 0i64);
+        for (r, ts) in &results {
+            assert_eq!(*ts, r.end - 1);
+            let (sum, count) = r.value;
+            total += count;
+            let t = (r.key as i64)
+                .wrapping_mul(1_000_003)
+                .wrapping_add(r.start.div_euclid(1000).wrapping_mul(97))
+                .wrapping_add(sum as i64);
+            s = s.wrapping_add(t.rem_euclid(1 << 61));
+        }
+        (results.len(), total, s, ctx.counters().late.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn w1_checksum_for_1000_events() {
+        assert_eq!(w(1000, 10_000), (1000, 1000, 4_989_515_380_991, 0));
+    }
+
+    #[test]
+    fn w2_checksum_for_1000_events() {
+        assert_eq!(w(1000, 100), (176, 1000, 8_698_515_894, 0));
+    }
+}

@@ -1,0 +1,253 @@
+//! Processing-time tumbling windows: records are grouped by the wall-clock time at which they
+//! arrive, as Flink's `TumblingProcessingTimeWindows` with `ProcessingTimeTrigger`.
+//!
+//! On every record the clock is read (milliseconds since the Unix epoch, made monotonous: a
+//! clock that steps back is ignored until it catches up). The record goes to the window
+//! `[start, end)` containing that instant. The open window fires, and its state is dropped,
+//! at the first check at which the clock has passed its last millisecond `end - 1`: on the
+//! next record or watermark, since fuseflow has no timer thread. Only one window is open at a
+//! time, so each key gets exactly one result per window. At the end of the input (the final
+//! watermark, or `end()`), the open window fires: older Flink versions dropped it instead.
+//!
+//! Results carry the timestamp `end - 1`, as in Flink. Watermarks pass through untouched:
+//! processing time has no late data. Tests inject a clock with
+//! [`ProcessingTimeWindow::with_clock`].
+
+use super::table::KeyTable;
+use super::{AggregateFunction, WindowResult, check_size, tumbling};
+use crate::{Collector, JobError, MAX_WATERMARK, TaskContext, Timestamp, Ty};
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The wall clock: milliseconds since the Unix epoch (negative before 1970).
+pub fn system_clock() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// The spec of a processing-time tumbling window over a keyed stream of `(K, T)`, reading the
+/// time from clock `C`.
+pub struct ProcessingTimeWindow<K, T, A, C = fn() -> i64> {
+    size: i64,
+    agg: A,
+    clock: C,
+    _ty: PhantomData<fn() -> (K, T)>,
+}
+
+/// A processing-time tumbling window of `size_ms` with window function `agg`, on the
+/// [`system_clock`]. Returns the spec and the witness of the results.
+///
+/// A record goes to the window containing the clock's reading at its arrival (the clock is
+/// read on every record and never goes back). The open window fires, emitting one result per
+/// key in first-arrival order with timestamp `end - 1`, at the first record or watermark at
+/// which the clock has passed `end - 1`, and at the end of the input. Watermarks are
+/// forwarded unchanged.
+///
+/// # Panics
+///
+/// If `size_ms <= 0` (the `pipeline!` macro rejects it).
+#[allow(clippy::type_complexity)] // (spec, output witnesses), as every constructor
+pub fn processing_time_window<K, T, A>(
+    _input: Ty<(K, T)>,
+    size_ms: i64,
+    agg: A,
+) -> (ProcessingTimeWindow<K, T, A>, Ty<WindowResult<K, A::Out>>)
+where
+    K: Hash + Eq + Clone,
+    A: AggregateFunction<T>,
+{
+    check_size(size_ms);
+    let spec = ProcessingTimeWindow {
+        size: size_ms,
+        agg,
+        clock: system_clock as fn() -> i64,
+        _ty: PhantomData,
+    };
+    (spec, Ty::of())
+}
+
+impl<K, T, A: AggregateFunction<T>, C> ProcessingTimeWindow<K, T, A, C> {
+    /// Replaces the clock (milliseconds since the epoch), e.g. with a test's manual clock.
+    pub fn with_clock<C2: FnMut() -> i64>(self, clock: C2) -> ProcessingTimeWindow<K, T, A, C2> {
+        ProcessingTimeWindow {
+            size: self.size,
+            agg: self.agg,
+            clock,
+            _ty: PhantomData,
+        }
+    }
+
+    /// Chains the successor, which receives the window results.
+    pub fn into_collector<M>(self, main: M) -> ProcessingTimeWindowCollector<K, T, A, C, M> {
+        ProcessingTimeWindowCollector {
+            size: self.size,
+            agg: self.agg,
+            clock: self.clock,
+            now: Timestamp::MIN,
+            open: None,
+            table: KeyTable::default(),
+            main,
+            _ty: PhantomData,
+        }
+    }
+}
+
+/// The running processing-time window operator, built by
+/// [`ProcessingTimeWindow::into_collector`]; see [`processing_time_window`] for its rules.
+pub struct ProcessingTimeWindowCollector<K, T, A: AggregateFunction<T>, C, M> {
+    size: i64,
+    agg: A,
+    clock: C,
+    /// The latest clock reading (never decreases).
+    now: Timestamp,
+    /// The open window, `(start, end)`, if any record arrived since the last firing.
+    open: Option<(i64, i64)>,
+    table: KeyTable<K, A::Acc>,
+    main: M,
+    _ty: PhantomData<fn(T)>,
+}
+
+impl<K, T, A, C, M> ProcessingTimeWindowCollector<K, T, A, C, M>
+where
+    K: Hash + Eq + Clone,
+    A: AggregateFunction<T>,
+    C: FnMut() -> i64,
+    M: Collector<WindowResult<K, A::Out>>,
+{
+    /// Reads the clock; fires the open window if the clock has passed its end.
+    #[inline]
+    fn tick(&mut self) {
+        self.now = self.now.max((self.clock)());
+        if let Some((_, end)) = self.open
+            && self.now >= end
+        {
+            self.fire();
+        }
+    }
+
+    /// Emits the open window's results in key arrival order and drops its state.
+    fn fire(&mut self) {
+        let Some((start, end)) = self.open.take() else { return };
+        for (key, acc) in self.table.drain() {
+            let value = self.agg.get_result(&acc);
+            self.main.record(WindowResult { key, start, end, value }, end - 1);
+        }
+    }
+}
+
+impl<K, T, A, C, M> Collector<(K, T)> for ProcessingTimeWindowCollector<K, T, A, C, M>
+where
+    K: Hash + Eq + Clone,
+    A: AggregateFunction<T>,
+    C: FnMut() -> i64,
+    M: Collector<WindowResult<K, A::Out>>,
+{
+    fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        self.main.open(ctx)
+    }
+
+    #[inline]
+    fn record(&mut self, (key, value): (K, T), _ts: Timestamp) {
+        self.tick();
+        if self.open.is_none() {
+            // A clock reading of i64::MIN has no aligned window; start the window there.
+            let now = self.now;
+            self.open = Some(tumbling(now, self.size).unwrap_or((now, now.saturating_add(self.size))));
+        }
+        let agg = &mut self.agg;
+        let idx = self.table.find_or_insert_with(key, || agg.create_accumulator());
+        agg.add(self.table.value_mut(idx), value);
+    }
+
+    fn watermark(&mut self, wm: Timestamp) {
+        if wm == MAX_WATERMARK {
+            self.fire();
+        } else if self.open.is_some() {
+            self.tick();
+        }
+        self.main.watermark(wm);
+    }
+
+    fn end(&mut self) {
+        self.fire();
+        self.main.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::agg::{count, sum};
+    use crate::window::testing::{Log, Msg, finish, records};
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[test]
+    fn windows_follow_the_injected_clock_and_all_fire_at_the_end() {
+        let clock = Rc::new(Cell::new(10_500i64));
+        let ty = Ty::<(char, u32)>::of();
+        let (spec, _) = processing_time_window(ty, 1000, (count(ty), sum(ty, |v| *v)));
+        let c2 = clock.clone();
+        let (log, out) = Log::new();
+        let mut c = spec.with_clock(move || c2.get()).into_collector(log);
+        c.open(&TaskContext::detached()).unwrap();
+        let at = |c: &mut ProcessingTimeWindowCollector<_, _, _, _, _>, t: i64, k: char, v: u32| {
+            clock.set(t);
+            c.record((k, v), crate::NO_TIMESTAMP);
+        };
+        at(&mut c, 10_500, 'b', 1);
+        at(&mut c, 10_600, 'a', 2);
+        at(&mut c, 10_999, 'b', 3); // the window's last millisecond: still in it
+        assert!(records(&out).is_empty());
+        at(&mut c, 11_000, 'a', 4); // fires [10000, 11000) before opening [11000, 12000)
+        let r = |key, start: i64, value| {
+            (
+                WindowResult {
+                    key,
+                    start,
+                    end: start + 1000,
+                    value,
+                },
+                start + 999,
+            )
+        };
+        assert_eq!(records(&out), [r('b', 10_000, (2, 4)), r('a', 10_000, (1, 2))]);
+        at(&mut c, 10_000, 'c', 5); // the clock stepped back: ignored, still 11000
+        clock.set(13_000);
+        c.watermark(7); // a watermark checks the clock too, and passes through
+        assert_eq!(records(&out)[2..], [r('a', 11_000, (1, 4)), r('c', 11_000, (1, 5))]);
+        assert_eq!(out.borrow().last(), Some(&Msg::W(7)));
+        at(&mut c, 13_100, 'a', 6);
+        finish(&mut c); // the open window fires at the end of input, before the final watermark
+        assert_eq!(records(&out)[4..], [r('a', 13_000, (1, 6))]);
+        assert_eq!(
+            out.borrow()[out.borrow().len() - 2..],
+            [Msg::W(MAX_WATERMARK), Msg::End]
+        );
+    }
+
+    #[test]
+    fn the_system_clock_is_milliseconds_since_the_epoch() {
+        let t = system_clock();
+        assert!(t > 1_600_000_000_000, "{t}");
+        let ty = Ty::<(u8, ())>::of();
+        let (spec, _) = processing_time_window(ty, 3_600_000, count(ty));
+        let (log, out) = Log::new();
+        let mut c = spec.into_collector(log);
+        for i in 0..10 {
+            c.record((i % 2, ()), 0);
+        }
+        c.end();
+        let results = records(&out);
+        let total: u64 = results.iter().map(|(r, _)| r.value).sum();
+        assert_eq!(total, 10);
+        assert!(
+            results
+                .iter()
+                .all(|(r, ts)| r.end - r.start == 3_600_000 && *ts == r.end - 1)
+        );
+    }
+}
