@@ -63,10 +63,9 @@ fn find_pipelines(tokens: proc_macro2::TokenStream, out: &mut Vec<proc_macro2::T
         match tt {
             TokenTree::Ident(id) if id == "pipeline" => {
                 if let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g))) = (trees.get(i + 1), trees.get(i + 2))
+                    && bang.as_char() == '!'
                 {
-                    if bang.as_char() == '!' {
-                        out.push(g.stream());
-                    }
+                    out.push(g.stream());
                 }
             }
             TokenTree::Group(g) => find_pipelines(g.stream(), out),

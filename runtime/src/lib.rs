@@ -7,7 +7,7 @@
 //!   `watermarks`), `key_by` and the keyed running `reduce`;
 //! - [`window`]: tumbling event-time and processing-time windows with Flink's semantics, and
 //!   the window functions (`count`, `sum`, `min`, `max`, `avg`, `reduce`, any
-//!   [`AggregateFunction`](window::AggregateFunction));
+//!   [`AggregateFunction`]);
 //! - [`sink`]: stdout, CSV and JSON-lines files, and a collecting sink for tests;
 //! - [`Job`]: a built job, which runs its tasks and reports a [`JobSummary`].
 //!

@@ -172,21 +172,22 @@ pub fn parse_pipeline(input: TokenStream, errors: &mut Errors) -> Pipeline {
     let mut tokens: Vec<TokenTree> = input.into_iter().collect();
     let mut job = None;
     // The `job { … }` block has no `;` after it: take it off the front.
-    if let (Some(TokenTree::Ident(kw)), Some(TokenTree::Group(g))) = (tokens.first(), tokens.get(1)) {
-        if kw == "job" && g.delimiter() == Delimiter::Brace {
-            match SettingList::parse.parse2(g.stream()) {
-                Ok(SettingList(settings)) => {
-                    job = Some(JobBlock {
-                        keyword: kw.clone(),
-                        settings,
-                    })
-                }
-                Err(e) => errors.push_syn(e),
+    if let (Some(TokenTree::Ident(kw)), Some(TokenTree::Group(g))) = (tokens.first(), tokens.get(1))
+        && kw == "job"
+        && g.delimiter() == Delimiter::Brace
+    {
+        match SettingList::parse.parse2(g.stream()) {
+            Ok(SettingList(settings)) => {
+                job = Some(JobBlock {
+                    keyword: kw.clone(),
+                    settings,
+                })
             }
-            tokens.drain(..2);
-            if matches!(tokens.first(), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
-                tokens.remove(0);
-            }
+            Err(e) => errors.push_syn(e),
+        }
+        tokens.drain(..2);
+        if matches!(tokens.first(), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
+            tokens.remove(0);
         }
     }
     let mut stmts = Vec::new();

@@ -53,6 +53,9 @@ struct PendingWindow {
     size_ms: i64,
     lateness: Option<(i64, Span)>,
     late: Option<LatePolicy>,
+    /// False when the window call itself or its input had a mistake (already reported):
+    /// its settings are still checked, but it builds nothing and reports nothing more.
+    valid: bool,
 }
 
 enum LatePolicy {
@@ -69,6 +72,8 @@ struct Checker<'e> {
     later: BTreeMap<String, Span>,
     sources: usize,
     sinks: usize,
+    /// A stream name could not be resolved: "never used" errors would only echo that typo.
+    unresolved: bool,
 }
 
 /// Checks a parsed pipeline and builds its graph; errors go to `errors`.
@@ -88,6 +93,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         later,
         sources: 0,
         sinks: 0,
+        unresolved: false,
     };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
@@ -101,12 +107,12 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
             pipeline.span,
             "this pipeline has no statements: start with a source, e.g. `csv::<Record>(\"in.csv\").sink(stdout());`",
         );
-    } else if c.sources == 0 {
+    } else if c.errors.is_empty() && c.sources == 0 {
         c.errors.push(
             pipeline.span,
             "this pipeline has no source: a chain must start with a source such as `csv::<Record>(\"in.csv\")`",
         );
-    } else if c.sinks == 0 {
+    } else if c.errors.is_empty() && c.sinks == 0 {
         c.errors.push(
             pipeline.span,
             "this pipeline has no sink: end a chain with `.sink(stdout())` or another sink",
@@ -293,7 +299,7 @@ impl Checker<'_> {
                 }
                 if let Some(word) = ops::find(ops::WINDOW_FUNCTIONS, &name) {
                     let w = window.take().expect("checked above");
-                    cur = self.window_function(w, call, word, cur, stmt);
+                    cur = self.window_function(w, call, word, cur);
                     continue;
                 }
                 self.errors.push(
@@ -306,6 +312,13 @@ impl Checker<'_> {
                 );
                 return;
             }
+            if cur.is_none()
+                && (ops::find(ops::WINDOW_SETTINGS, &name).is_some()
+                    || name != "window" && ops::find(ops::WINDOW_FUNCTIONS, &name).is_some())
+            {
+                // The chain is already broken by a reported mistake: do not pile on.
+                continue;
+            }
             if ops::find(ops::WINDOW_SETTINGS, &name).is_some() {
                 self.errors.push(
                     call.name.span(),
@@ -314,18 +327,18 @@ impl Checker<'_> {
                 cur = None;
                 continue;
             }
-            if name != "reduce" {
-                if let Some(word) = ops::find(ops::WINDOW_FUNCTIONS, &name) {
-                    self.errors.push(
-                        call.name.span(),
-                        format!(
-                            "`{}` is a window function: it needs a keyed window before it, e.g. `.key_by(|r| r.key).window(tumbling(10s)).{}`",
-                            word.name, word.usage
-                        ),
-                    );
-                    cur = None;
-                    continue;
-                }
+            if name != "reduce"
+                && let Some(word) = ops::find(ops::WINDOW_FUNCTIONS, &name)
+            {
+                self.errors.push(
+                    call.name.span(),
+                    format!(
+                        "`{}` is a window function: it needs a keyed window before it, e.g. `.key_by(|r| r.key).window(tumbling(10s)).{}`",
+                        word.name, word.usage
+                    ),
+                );
+                cur = None;
+                continue;
             }
             let Some(word) = ops::find(ops::OPERATORS, &name) else {
                 let all = ops::names(ops::OPERATORS)
@@ -353,7 +366,7 @@ impl Checker<'_> {
             let Some(input) = cur else {
                 // An earlier mistake in this chain: keep checking calls, not their flow.
                 if name == "window" {
-                    window = self.window(call, None);
+                    window = Some(self.window(call, None));
                 }
                 continue;
             };
@@ -429,7 +442,7 @@ impl Checker<'_> {
                     }
                 }
                 "window" => {
-                    window = self.window(call, Some(input));
+                    window = Some(self.window(call, Some(input)));
                     Some(input)
                 }
                 "sink" => {
@@ -440,7 +453,7 @@ impl Checker<'_> {
                 _ => unreachable!("every operator in ops::OPERATORS is handled"),
             };
         }
-        if let Some(w) = window {
+        if let Some(w) = window.filter(|w| w.valid) {
             self.errors.push(
                 w.span,
                 format!(
@@ -511,6 +524,7 @@ impl Checker<'_> {
             named.used = true;
             return (named.cursor.node != usize::MAX).then_some(named.cursor);
         }
+        self.unresolved = true;
         if let Some(def) = self.later.get(&key).copied() {
             self.errors.push_pair(
                 def,
@@ -545,6 +559,9 @@ impl Checker<'_> {
     }
 
     fn check_unused(&mut self) {
+        if self.unresolved {
+            return;
+        }
         for (name, named) in &self.streams {
             if !named.used {
                 self.errors.push(
@@ -580,14 +597,12 @@ impl Checker<'_> {
             );
             return None;
         }
-        if !typed {
-            if let Some(g) = &call.generics {
-                self.errors.push(
-                    g.span(),
-                    format!("`{name}` takes no type parameter: the record type comes from its argument"),
-                );
-                return None;
-            }
+        if !typed && let Some(g) = &call.generics {
+            self.errors.push(
+                g.span(),
+                format!("`{name}` takes no type parameter: the record type comes from its argument"),
+            );
+            return None;
         }
         let stream_name = stmt
             .binding
@@ -650,7 +665,22 @@ impl Checker<'_> {
         }
     }
 
-    fn window(&mut self, call: &Call, input: Option<Cursor>) -> Option<PendingWindow> {
+    fn window(&mut self, call: &Call, input: Option<Cursor>) -> PendingWindow {
+        let valid = input.is_some();
+        match self.window_assigner(call, input) {
+            Some(w) => PendingWindow { valid, ..w },
+            None => PendingWindow {
+                span: call.name.span(),
+                time: TimeKind::EventTime,
+                size_ms: 1,
+                lateness: None,
+                late: None,
+                valid: false,
+            },
+        }
+    }
+
+    fn window_assigner(&mut self, call: &Call, input: Option<Cursor>) -> Option<PendingWindow> {
         let arg = &call.args[0];
         let table = ops::WINDOW_ASSIGNERS;
         let Some((ident, args, paren)) = inner_call(arg) else {
@@ -724,6 +754,7 @@ impl Checker<'_> {
             size_ms,
             lateness: None,
             late: None,
+            valid: true,
         })
     }
 
@@ -782,15 +813,8 @@ impl Checker<'_> {
         }
     }
 
-    fn window_function(
-        &mut self,
-        w: PendingWindow,
-        call: &Call,
-        word: &Word,
-        input: Option<Cursor>,
-        _stmt: &Stmt,
-    ) -> Option<Cursor> {
-        if !arity(self.errors, call, word) {
+    fn window_function(&mut self, w: PendingWindow, call: &Call, word: &Word, input: Option<Cursor>) -> Option<Cursor> {
+        if !arity(self.errors, call, word) || !w.valid {
             return None;
         }
         if w.time == TimeKind::EventTime && w.late.is_none() {

@@ -23,13 +23,20 @@ fn local(prefix: &str, id: NodeId) -> Ident {
     Ident::new(&format!("__{prefix}{id}"), Span::mixed_site())
 }
 
+/// The alias of `<crate>::__private` that generated calls go through. It carries the span of
+/// the operator it is used for: a call's span runs from its first token, so a rustc error
+/// about an operator's bounds then points at the operator instead of the whole macro call.
+fn runtime(span: Span) -> Ident {
+    Ident::new("__ff", span)
+}
+
 fn ty(id: NodeId, port: usize) -> Ident {
     Ident::new(&format!("__ty{id}_{port}"), Span::mixed_site())
 }
 
 /// The expression a pipeline expands to: a block that builds and returns the `Job`.
 pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream {
-    let p = quote!(#krate::__private);
+    let p = runtime(Span::call_site());
     let job = Ident::new("__job", Span::mixed_site());
     let st = &graph.settings;
     let (name, parallelism, max_par, dead) = (
@@ -42,7 +49,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
 
     let mut typing = Vec::new();
     for id in 0..graph.nodes.len() {
-        typing.push(type_node(graph, id, &p));
+        typing.push(type_node(graph, id));
     }
 
     let mut wiring = Vec::new();
@@ -55,7 +62,8 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
         match &node.kind {
             NodeKind::Source { name, .. } => {
                 let down = downstream(graph, id, 0, &p);
-                sources.push(quote_spanned! {span=> #job.add_source(#name, #n, #down); });
+                let sp = runtime(span);
+                sources.push(quote_spanned! {span=> #sp::Job::add_source(&mut #job, #name, #n, #down); });
             }
             NodeKind::Sink { .. } => wiring.push(quote_spanned! {span=> let #c = #n; }),
             NodeKind::Window(w) if w.time == TimeKind::EventTime => {
@@ -73,6 +81,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
 
     quote! {
         {
+            use #krate::__private as #p;
             let mut #job = #p::Job::new(#p::JobSpec {
                 name: #name,
                 parallelism: #parallelism,
@@ -90,7 +99,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
 
 /// The collector that receives output `port` of `id`: its consumer, a `Tee` of several, or
 /// `Discard` when nothing reads it (a dropped late-data output).
-fn downstream(graph: &Graph, id: NodeId, port: usize, p: &TokenStream) -> TokenStream {
+fn downstream(graph: &Graph, id: NodeId, port: usize, p: &Ident) -> TokenStream {
     let consumers = graph.consumers(id, port);
     let mut iter = consumers.iter().rev();
     let Some(last) = iter.next() else {
@@ -109,9 +118,10 @@ fn downstream(graph: &Graph, id: NodeId, port: usize, p: &TokenStream) -> TokenS
 }
 
 /// The typing statement of one node: `let (__nI, __tyI_0) = <constructor>(__tyJ_K, args);`.
-fn type_node(graph: &Graph, id: NodeId, p: &TokenStream) -> TokenStream {
+fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
     let node = &graph.nodes[id];
     let span = node.span;
+    let p = runtime(span);
     let n = local("n", id);
     let out = ty(id, 0);
     let input = graph.input(id).map(|e| ty(e.from, e.port));
@@ -148,7 +158,8 @@ fn type_node(graph: &Graph, id: NodeId, p: &TokenStream) -> TokenStream {
             let fname = Ident::new(&w.func.name, fspan);
             let arg = w.func.arg.as_ref().map(|a| quote!(, #a));
             let size = w.size_ms;
-            let make_agg = quote_spanned! {fspan=> let #agg = #p::window::agg::#fname(#input #arg); };
+            let fp = runtime(fspan);
+            let make_agg = quote_spanned! {fspan=> let #agg = #fp::window::agg::#fname(#input #arg); };
             match w.time {
                 TimeKind::EventTime => {
                     let late = ty(id, 1);

@@ -59,13 +59,13 @@ pub fn plan(graph: &Graph) -> Plan {
     let mut chain_of = vec![usize::MAX; n];
     let mut chains: Vec<Chain> = Vec::new();
     let mut index_of_root = vec![usize::MAX; n];
-    for id in 0..n {
+    for (id, chain) in chain_of.iter_mut().enumerate() {
         let r = root(&mut parent, id);
         if index_of_root[r] == usize::MAX {
             index_of_root[r] = chains.len();
             chains.push(Chain { nodes: Vec::new() });
         }
-        chain_of[id] = index_of_root[r];
+        *chain = index_of_root[r];
         chains[index_of_root[r]].nodes.push(id);
     }
     let exchanges = graph

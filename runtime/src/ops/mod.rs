@@ -7,8 +7,8 @@
 //! 1. a constructor such as [`map`] takes the input's [`Ty`](crate::Ty) witness and the user's
 //!    closure, pins the closure's signature, and returns the operator *spec* with the output
 //!    witness;
-//! 2. the spec's `into_collector(next)` wraps the successor and yields the [`Collector`]
-//!    (crate::Collector) that runs in the chain.
+//! 2. the spec's `into_collector(next)` wraps the successor and yields the
+//!    [`Collector`](crate::Collector) that runs in the chain.
 
 mod event_time;
 mod filter;

@@ -17,5 +17,6 @@ fn main() {
             .drop_late_data()
             .count();
         counts.sink(stdout());
+        late.sink(stdout());
     };
 }
