@@ -33,20 +33,24 @@ fn run(mut cmd: Command) -> (String, String) {
     (stdout, stderr)
 }
 
-#[test]
-fn w1_prints_the_expected_checksums() {
-    let mut cmd = example("w1");
-    cmd.arg("1000");
-    let (stdout, _) = run(cmd);
-    assert!(stdout.contains("R=1000 C=1000 S=4989515380991 late=0"), "{stdout}");
-}
+/// The expected lines of `shared/bench/workloads.md`, for every N it lists.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("w1", "1000", "R=1000 C=1000 S=4989515380991 late=0"),
+    ("w1", "5000000", "R=5000000 C=5000000 S=24997698376492500 late=0"),
+    ("w1", "20000000", "R=20000000 C=20000000 S=99992248505970000 late=0"),
+    ("w2", "1000", "R=176 C=1000 S=8698515894 late=0"),
+    ("w2", "5000000", "R=50100 C=5000000 S=2483665005150 late=0"),
+    ("w2", "20000000", "R=200100 C=20000000 S=9934360005150 late=0"),
+];
 
 #[test]
-fn w2_prints_the_expected_checksums() {
-    let mut cmd = example("w2");
-    cmd.arg("1000");
-    let (stdout, _) = run(cmd);
-    assert!(stdout.contains("R=176 C=1000 S=8698515894 late=0"), "{stdout}");
+fn w1_and_w2_print_the_expected_checksums_for_every_listed_n() {
+    for (name, n, line) in EXPECTED {
+        let mut cmd = example(name);
+        cmd.arg(n);
+        let (stdout, _) = run(cmd);
+        assert_eq!(stdout.trim_end(), *line, "{name} {n}");
+    }
 }
 
 #[test]
