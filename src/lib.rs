@@ -40,6 +40,7 @@
 //!
 //! The DSL is documented in `docs/dsl.md`, the event-time semantics in `docs/semantics.md`.
 
+pub use fuseflow_runtime::sink::Folded;
 pub use fuseflow_runtime::{
     AggregateFunction, Collected, Collector, DeadLetter, DeadLetterTarget, Job, JobError, JobSpec, JobSummary,
     Timestamp, WindowResult,

@@ -178,6 +178,12 @@ impl<'a> Job<'a> {
         Job::new(JobSpec::default())
     }
 
+    /// Overrides the number of worker threads set in the job settings (`--parallelism`).
+    pub fn with_parallelism(mut self, parallelism: usize) -> Self {
+        self.spec.parallelism = parallelism.max(1);
+        self
+    }
+
     /// Overrides where dead letters go (a command-line flag, a test's temporary file).
     pub fn with_dead_letter(mut self, target: DeadLetterTarget) -> Self {
         self.spec.dead_letter = target;

@@ -180,6 +180,9 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
             if kind == "collect" {
                 let h = &args[0];
                 quote_spanned! {span=> let #n = #p::sink::collect(#input, &(#h)); }
+            } else if kind == "fold" {
+                let (h, init, f) = (&args[0], &args[1], &args[2]);
+                quote_spanned! {span=> let #n = #p::sink::fold(#input, &(#h), #init, #f); }
             } else {
                 quote_spanned! {span=> let #n = #p::sink::#kind_ident(#input #(, #args)*); }
             }

@@ -84,6 +84,7 @@ pub const SINKS: &[Word] = &[
     w("json_lines", "json_lines(\"out.jsonl\")", 1),
     w("collect", "collect(handle)", 1),
     w("for_each", "for_each(|r| …)", 1),
+    w("fold", "fold(handle, initial_accumulator, |acc, r| …)", 3),
 ];
 
 /// Job settings, inside `job { … }`.

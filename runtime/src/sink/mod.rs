@@ -9,12 +9,14 @@
 mod collect;
 mod csv;
 mod flatten;
+mod fold;
 mod for_each;
 mod json_lines;
 mod stdout;
 
 pub use self::csv::{CsvSink, csv};
 pub use collect::{CollectSink, Collected, collect};
+pub use fold::{FoldSink, Folded, fold};
 pub use for_each::{ForEachSink, for_each};
 pub use json_lines::{JsonLinesSink, json_lines};
 pub use stdout::{StdoutSink, stdout};
