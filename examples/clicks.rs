@@ -7,7 +7,7 @@
 //! `late_clicks` side output), and three sinks.
 //!
 //! ```text
-//! cargo run --release --example clicks [-- <input.csv> <output-dir>]
+//! cargo run --release --example clicks [-- <input.csv> <output-dir> [--parallelism <p>]]
 //! ```
 
 use fuseflow::pipeline;
@@ -23,9 +23,25 @@ struct Click {
 }
 
 fn main() -> ExitCode {
+    let mut positional = Vec::new();
+    let mut parallelism = 1;
     let mut args = std::env::args().skip(1);
-    let input = args.next().unwrap_or_else(|| "examples/data/clicks.csv".into());
-    let out = args.next().unwrap_or_else(|| "out".into());
+    while let Some(arg) = args.next() {
+        if arg == "--parallelism" || arg == "-p" {
+            match args.next().and_then(|v| v.parse().ok()).filter(|p: &usize| *p > 0) {
+                Some(p) => parallelism = p,
+                None => {
+                    eprintln!("error: --parallelism needs a positive whole number");
+                    return ExitCode::from(2);
+                }
+            }
+        } else {
+            positional.push(arg);
+        }
+    }
+    let mut positional = positional.into_iter();
+    let input = positional.next().unwrap_or_else(|| "examples/data/clicks.csv".into());
+    let out = positional.next().unwrap_or_else(|| "out".into());
     let (counts_csv, late_jsonl, dead) = (
         format!("{out}/clicks_per_user.csv"),
         format!("{out}/late_clicks.jsonl"),
@@ -48,7 +64,9 @@ fn main() -> ExitCode {
         per_user.sink(csv(counts_csv));
         late_clicks.sink(json_lines(late_jsonl));
     };
-    let job = job.with_dead_letter(fuseflow::DeadLetterTarget::File(dead));
+    let job = job
+        .with_dead_letter(fuseflow::DeadLetterTarget::File(dead))
+        .with_parallelism(parallelism);
     match job.run() {
         Ok(summary) => {
             eprintln!("{summary}");

@@ -44,12 +44,14 @@ const EXPECTED: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
-fn w1_and_w2_print_the_expected_checksums_for_every_listed_n() {
+fn w1_and_w2_print_the_expected_checksums_for_every_listed_n_at_every_parallelism() {
     for (name, n, line) in EXPECTED {
-        let mut cmd = example(name);
-        cmd.arg(n);
-        let (stdout, _) = run(cmd);
-        assert_eq!(stdout.trim_end(), *line, "{name} {n}");
+        for p in ["1", "2", "4"] {
+            let mut cmd = example(name);
+            cmd.args([n, "--parallelism", p]);
+            let (stdout, _) = run(cmd);
+            assert_eq!(stdout.trim_end(), *line, "{name} {n} at parallelism {p}");
+        }
     }
 }
 
@@ -68,35 +70,49 @@ fn w1_rejects_a_bad_event_count_without_panicking() {
 
 #[test]
 fn clicks_example_counts_clicks_per_user_with_late_and_bad_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir: PathBuf = dir.path().into();
-    let mut cmd = example("clicks");
-    cmd.arg("examples/data/clicks.csv").arg(&out_dir);
-    let (stdout, stderr) = run(cmd);
-    let csv = std::fs::read_to_string(out_dir.join("clicks_per_user.csv")).unwrap();
-    assert_eq!(
-        csv,
-        "key,start,end,value\n\
-         ana,0,10000,2\n\
-         bo,0,10000,2\n\
-         cy,0,10000,1\n\
-         bo,0,10000,3\n\
-         ana,10000,20000,1\n\
-         cy,10000,20000,1\n\
-         ana,20000,30000,2\n\
-         bo,20000,30000,1\n\
-         cy,30000,40000,1\n"
-    );
-    assert_eq!(stdout.lines().count(), 9, "{stdout}");
-    let late = std::fs::read_to_string(out_dir.join("late_clicks.jsonl")).unwrap();
-    assert_eq!(late, "{\"user\":\"dan\",\"url\":\"/home\",\"ts\":4000}\n");
-    let dead = std::fs::read_to_string(out_dir.join("dead_letters.jsonl")).unwrap();
-    assert!(
-        dead.contains("\"line\":13") && dead.contains("eve,/docs,not-a-time"),
-        "{dead}"
-    );
-    assert!(
-        stderr.contains("15 records in") && stderr.contains("1 late") && stderr.contains("1 dead-lettered"),
-        "{stderr}"
-    );
+    for p in ["1", "2", "4"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir: PathBuf = dir.path().into();
+        let mut cmd = example("clicks");
+        cmd.arg("examples/data/clicks.csv")
+            .arg(&out_dir)
+            .args(["--parallelism", p]);
+        let (stdout, stderr) = run(cmd);
+        let csv = std::fs::read_to_string(out_dir.join("clicks_per_user.csv")).unwrap();
+        let mut lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.remove(0), "key,start,end,value");
+        let expected = [
+            "ana,0,10000,2",
+            "bo,0,10000,2",
+            "cy,0,10000,1",
+            "bo,0,10000,3",
+            "ana,10000,20000,1",
+            "cy,10000,20000,1",
+            "ana,20000,30000,2",
+            "bo,20000,30000,1",
+            "cy,30000,40000,1",
+        ];
+        if p == "1" {
+            // One worker: results in firing order.
+            assert_eq!(lines, expected);
+        } else {
+            // Workers interleave their output: the same lines, in some order.
+            let mut sorted = expected.to_vec();
+            sorted.sort();
+            lines.sort();
+            assert_eq!(lines, sorted, "parallelism {p}");
+        }
+        assert_eq!(stdout.lines().count(), 9, "{stdout}");
+        let late = std::fs::read_to_string(out_dir.join("late_clicks.jsonl")).unwrap();
+        assert_eq!(late, "{\"user\":\"dan\",\"url\":\"/home\",\"ts\":4000}\n");
+        let dead = std::fs::read_to_string(out_dir.join("dead_letters.jsonl")).unwrap();
+        assert!(
+            dead.contains("\"line\":13") && dead.contains("eve,/docs,not-a-time"),
+            "{dead}"
+        );
+        assert!(
+            stderr.contains("15 records in") && stderr.contains("1 late") && stderr.contains("1 dead-lettered"),
+            "{stderr}"
+        );
+    }
 }

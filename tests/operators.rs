@@ -1,25 +1,31 @@
 //! Every operator, window function, source kind and sink of the DSL, end to end through
 //! `pipeline!`.
 
+mod common;
+
+use common::at_every_parallelism;
 use fuseflow::{AggregateFunction, Collected, WindowResult, pipeline};
 
 #[test]
 fn stateless_operators_compose_in_one_chain() {
-    let out = Collected::new();
-    let seen = std::cell::Cell::new(0);
-    let job = pipeline! {
-        from_iter(1..=6u32)
-            .map(|x| x * 10)
-            .filter(|x| *x != 30)
-            .filter_map(|x| if x > 10 { Some(x as u64) } else { None })
-            .flat_map(|x| [x, x + 1])
-            .inspect(|_| seen.set(seen.get() + 1))
-            .sink(collect(out));
-    };
-    let summary = job.run().unwrap();
-    assert_eq!(out.take(), vec![20, 21, 40, 41, 50, 51, 60, 61]);
-    assert_eq!(seen.get(), 8);
-    assert_eq!((summary.records_in, summary.records_out), (6, 8));
+    // No exchange: the chain runs on the job's thread, so closures may even use a `Cell`.
+    for p in common::PARALLELISMS {
+        let out = Collected::new();
+        let seen = std::cell::Cell::new(0);
+        let job = pipeline! {
+            from_iter(1..=6u32)
+                .map(|x| x * 10)
+                .filter(|x| *x != 30)
+                .filter_map(|x| if x > 10 { Some(x as u64) } else { None })
+                .flat_map(|x| [x, x + 1])
+                .inspect(|_| seen.set(seen.get() + 1))
+                .sink(collect(out));
+        };
+        let summary = job.with_parallelism(p).run().unwrap();
+        assert_eq!(out.take(), vec![20, 21, 40, 41, 50, 51, 60, 61]);
+        assert_eq!(seen.get(), 8);
+        assert_eq!((summary.records_in, summary.records_out), (6, 8));
+    }
 }
 
 #[test]
@@ -38,29 +44,35 @@ fn functions_can_be_given_by_path() {
 
 #[test]
 fn a_stream_can_feed_several_consumers() {
-    let evens = Collected::new();
-    let all = Collected::new();
-    let job = pipeline! {
-        let numbers = generate(6, |i| i * 2 + 1);
-        numbers.sink(collect(all));
-        numbers.map(|x| x + 1).sink(collect(evens));
-    };
-    job.run().unwrap();
-    assert_eq!(all.take(), vec![1, 3, 5, 7, 9, 11]);
-    assert_eq!(evens.take(), vec![2, 4, 6, 8, 10, 12]);
+    let (all, evens) = at_every_parallelism(|p| {
+        let evens = Collected::new();
+        let all = Collected::new();
+        let job = pipeline! {
+            let numbers = generate(6, |i| i * 2 + 1);
+            numbers.sink(collect(all));
+            numbers.map(|x| x + 1).key_by(|x| *x).reduce(|a, b| a + b).sink(collect(evens));
+        };
+        job.with_parallelism(p).run().unwrap();
+        (all.take(), evens.take())
+    });
+    assert_eq!(all, vec![1, 3, 5, 7, 9, 11]);
+    assert_eq!(evens, vec![2, 4, 6, 8, 10, 12]);
 }
 
 #[test]
 fn keyed_running_reduce_emits_the_updated_value_per_record() {
-    let out = Collected::new();
-    let job = pipeline! {
-        from_iter(vec![("a", 1), ("b", 10), ("a", 2), ("a", 3), ("b", 20)])
-            .key_by(|p| p.0)
-            .reduce(|acc, p| (acc.0, acc.1 + p.1))
-            .sink(collect(out));
-    };
-    job.run().unwrap();
-    assert_eq!(out.take(), vec![("a", 1), ("b", 10), ("a", 3), ("a", 6), ("b", 30)]);
+    let out = at_every_parallelism(|p| {
+        let out = Collected::new();
+        let job = pipeline! {
+            from_iter(vec![("a", 1), ("b", 10), ("a", 2), ("a", 3), ("b", 20)])
+                .key_by(|p| p.0)
+                .reduce(|acc, p| (acc.0, acc.1 + p.1))
+                .sink(collect(out));
+        };
+        job.with_parallelism(p).run().unwrap();
+        out.take()
+    });
+    assert_eq!(out, vec![("a", 1), ("b", 10), ("a", 3), ("a", 6), ("b", 30)]);
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -100,21 +112,36 @@ fn sales() -> Vec<Sale> {
     ]
 }
 
+/// The results of a window function over `sales()` at parallelism 1, after checking that
+/// parallelism 2 and 4 give the same results (compared by their `Debug` form, since `f64`
+/// values are not `Ord`).
 macro_rules! window_of_sales {
     ($($func:tt)*) => {{
-        let out = Collected::new();
-        let job = pipeline! {
-            from_iter(sales())
-                .timestamps(|s| s.ts)
-                .watermarks(monotonous())
-                .key_by(|s| s.shop)
-                .window(tumbling(1s))
-                .drop_late_data()
-                .$($func)*
-                .sink(collect(out));
+        let run = |p: usize| {
+            let out = Collected::new();
+            let job = pipeline! {
+                from_iter(sales())
+                    .timestamps(|s| s.ts)
+                    .watermarks(monotonous())
+                    .key_by(|s| s.shop)
+                    .window(tumbling(1s))
+                    .drop_late_data()
+                    .$($func)*
+                    .sink(collect(out));
+            };
+            job.with_parallelism(p).run().unwrap();
+            out.take()
         };
-        job.run().unwrap();
-        out.take()
+        let first = run(1);
+        let debug_sorted = |v: &Vec<_>| {
+            let mut v: Vec<String> = v.iter().map(|w| format!("{w:?}")).collect();
+            v.sort();
+            v
+        };
+        for p in [2, 4] {
+            assert_eq!(debug_sorted(&run(p)), debug_sorted(&first), "parallelism {p}");
+        }
+        first
     }};
 }
 
@@ -153,6 +180,7 @@ fn built_in_window_functions() {
 }
 
 /// The average amount, as a user-defined Flink-style AggregateFunction.
+#[derive(Clone)]
 struct AvgAmount;
 
 impl AggregateFunction<Sale> for AvgAmount {
@@ -183,19 +211,22 @@ fn user_defined_aggregate_function() {
 
 #[test]
 fn processing_time_windows_count_every_record_once() {
-    let out = Collected::new();
-    let job = pipeline! {
-        generate(1000, |i| i % 3)
-            .key_by(|k| *k)
-            .window(tumbling_processing_time(1h))
-            .count()
-            .sink(collect(out));
-    };
-    job.run().unwrap();
-    let results = out.take();
-    for k in 0..3u64 {
-        let total: u64 = results.iter().filter(|w| w.key == k).map(|w| w.value).sum();
-        assert_eq!(total, if k == 0 { 334 } else { 333 });
+    // Window boundaries depend on the wall clock, so only the totals per key are compared.
+    for p in common::PARALLELISMS {
+        let out = Collected::new();
+        let job = pipeline! {
+            generate(1000, |i| i % 3)
+                .key_by(|k| *k)
+                .window(tumbling_processing_time(1h))
+                .count()
+                .sink(collect(out));
+        };
+        job.with_parallelism(p).run().unwrap();
+        let results = out.take();
+        for k in 0..3u64 {
+            let total: u64 = results.iter().filter(|w| w.key == k).map(|w| w.value).sum();
+            assert_eq!(total, if k == 0 { 334 } else { 333 }, "parallelism {p}");
+        }
+        assert!(results.iter().all(|w| w.end - w.start == 3_600_000));
     }
-    assert!(results.iter().all(|w| w.end - w.start == 3_600_000));
 }

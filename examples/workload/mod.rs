@@ -24,6 +24,7 @@ fn event(i: u64, keys: u64) -> Event {
 }
 
 /// Sum of values and count of events, computed incrementally (Flink's AggregateFunction).
+#[derive(Clone)]
 struct SumCount;
 
 impl AggregateFunction<Event> for SumCount {
@@ -45,7 +46,7 @@ impl AggregateFunction<Event> for SumCount {
 }
 
 /// The order-independent checksums of the workload definition.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Checksum {
     r: u64,
     c: u64,
@@ -63,19 +64,55 @@ impl Checksum {
             .wrapping_add(sum);
         self.s = self.s.wrapping_add(t.rem_euclid(1 << 61));
     }
+
+    /// Combines the checksums of two workers.
+    fn merge(self, other: Checksum) -> Checksum {
+        Checksum {
+            r: self.r + other.r,
+            c: self.c + other.c,
+            s: self.s.wrapping_add(other.s),
+        }
+    }
+}
+
+/// `<N> [--parallelism <p>]`, with a message for anything else.
+fn parse_args(name: &str) -> Result<(u64, usize), String> {
+    let usage = format!("usage: {name} <N> [--parallelism <p>]");
+    let mut n = 1_000;
+    let mut parallelism = 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--parallelism" || arg == "-p" {
+            let v = args
+                .next()
+                .ok_or_else(|| format!("--parallelism needs a value\n{usage}"))?;
+            parallelism = match v.parse() {
+                Ok(p) if p > 0 => p,
+                _ => {
+                    return Err(format!(
+                        "the parallelism must be a positive whole number, not `{v}`\n{usage}"
+                    ));
+                }
+            };
+        } else {
+            n = arg
+                .parse()
+                .map_err(|e| format!("the event count must be a whole number ({e})\n{usage}"))?;
+        }
+    }
+    Ok((n, parallelism))
 }
 
 /// Runs the workload with `keys` keys; `N` is the first command-line argument.
 pub fn main(name: &str, keys: u64) -> ExitCode {
-    let n: u64 = match std::env::args().nth(1).map(|a| a.parse()) {
-        None => 1_000,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("error: the event count must be a whole number ({e})\nusage: {name} <N>");
+    let (n, parallelism) = match parse_args(name) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut checksum = Checksum::default();
+    let sums = fuseflow::Folded::new();
     let job = pipeline! {
         job { name: "workload" }
         generate(n, |i| event(i, keys))
@@ -85,10 +122,11 @@ pub fn main(name: &str, keys: u64) -> ExitCode {
             .window(tumbling(1s))
             .drop_late_data()
             .aggregate(SumCount)
-            .sink(for_each(|r| checksum.add(&r)));
+            .sink(fold(sums, Checksum::default(), |acc, r| acc.add(&r)));
     };
-    match job.run() {
+    match job.with_parallelism(parallelism).run() {
         Ok(summary) => {
+            let checksum = sums.take().into_iter().fold(Checksum::default(), Checksum::merge);
             println!(
                 "R={} C={} S={} late={}",
                 checksum.r, checksum.c, checksum.s, summary.late

@@ -7,6 +7,7 @@
 
 use crate::collector::Collector;
 use crate::dead_letter::{DeadLetter, DeadLetterOutput, DeadLetterTarget};
+use crate::exchange::Env;
 use crate::source::Source;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -143,7 +144,11 @@ impl TaskContext {
     }
 }
 
-type Task<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + 'a>;
+/// A source task: drives its source and the chain behind it on the job's thread.
+pub(crate) type Task<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + 'a>;
+
+/// Wires (part of) a job once its parallelism is known.
+type Builder<'a> = Box<dyn FnOnce(&mut Env<'a>) + 'a>;
 
 /// A job built by `pipeline!`, ready to run.
 ///
@@ -160,7 +165,7 @@ type Task<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + 'a>;
 /// ```
 pub struct Job<'a> {
     spec: JobSpec,
-    tasks: Vec<(&'static str, Task<'a>)>,
+    builders: Vec<Builder<'a>>,
 }
 
 impl<'a> Job<'a> {
@@ -168,7 +173,16 @@ impl<'a> Job<'a> {
     pub fn new(spec: JobSpec) -> Self {
         Job {
             spec,
-            tasks: Vec::new(),
+            builders: Vec::new(),
+        }
+    }
+
+    /// A job whose dataflow `wire` builds when the job starts, once the parallelism is known
+    /// (what `pipeline!` generates).
+    pub fn build(spec: JobSpec, wire: impl FnOnce(&mut Env<'a>) + 'a) -> Self {
+        Job {
+            spec,
+            builders: vec![Box::new(wire)],
         }
     }
 
@@ -196,16 +210,13 @@ impl<'a> Job<'a> {
     }
 
     /// Adds a task: `source` drives the fused chain `head`.
-    pub fn add_source<S, C>(&mut self, name: &'static str, source: S, mut head: C)
+    pub fn add_source<S, C>(&mut self, name: &'static str, source: S, head: C)
     where
         S: Source + 'a,
         C: Collector<S::Item> + 'a,
     {
-        let task = move |ctx: &TaskContext| -> Result<(), JobError> {
-            head.open(ctx)?;
-            source.run(name, &mut head, ctx)
-        };
-        self.tasks.push((name, Box::new(task)));
+        self.builders
+            .push(Box::new(move |env: &mut Env<'a>| env.add_source(name, source, head)));
     }
 
     /// Runs every task to the end of its input and returns the counts.
@@ -216,11 +227,27 @@ impl<'a> Job<'a> {
         let started = Instant::now();
         let dead = DeadLetterOutput::open(&self.spec.dead_letter)?;
         let ctx = TaskContext::new(dead);
-        for (_name, task) in self.tasks {
-            if let Err(e) = task(&ctx) {
-                ctx.fail(e);
-            }
+        let mut env = Env::new(self.spec.parallelism);
+        for wire in self.builders {
+            wire(&mut env);
         }
+        let Env { sources, workers, .. } = env;
+        std::thread::scope(|scope| {
+            for (i, worker) in workers.into_iter().enumerate() {
+                let worker_ctx = ctx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("fuseflow-worker-{i}"))
+                    .spawn_scoped(scope, move || worker(&worker_ctx));
+                if let Err(e) = spawned {
+                    ctx.fail(JobError::Other(format!("cannot start a worker thread: {e}")));
+                }
+            }
+            for (_name, task) in sources {
+                if let Err(e) = task(&ctx) {
+                    ctx.fail(e);
+                }
+            }
+        });
         ctx.shared
             .dead_letters
             .lock()

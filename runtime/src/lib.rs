@@ -17,6 +17,7 @@
 
 mod collector;
 pub mod dead_letter;
+pub mod exchange;
 mod job;
 pub mod ops;
 pub mod sink;
@@ -25,6 +26,7 @@ pub mod window;
 
 pub use collector::{Collector, Discard, MAX_WATERMARK, MIN_WATERMARK, NO_TIMESTAMP, Tee, Timestamp, Ty};
 pub use dead_letter::{DeadLetter, DeadLetterTarget};
+pub use exchange::{Env, clone_for_worker};
 pub use job::{Counters, Job, JobError, JobSpec, JobSummary, TaskContext};
 pub use sink::Collected;
 pub use source::Source;

@@ -13,7 +13,7 @@
 //! `fuseflow` facade (so renaming the dependency works), and its locals are `mixed_site`
 //! hygienic, so they can neither capture nor shadow the user's variables.
 
-use crate::graph::{Graph, NodeId, NodeKind, Strategy, TimeKind};
+use crate::graph::{Edge, Exchange, Graph, NodeId, NodeKind, Strategy, TimeKind};
 use crate::plan::Plan;
 use crate::render::{Format, render};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -37,7 +37,7 @@ fn ty(id: NodeId, port: usize) -> Ident {
 /// The expression a pipeline expands to: a block that builds and returns the `Job`.
 pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream {
     let p = runtime(Span::call_site());
-    let job = Ident::new("__job", Span::mixed_site());
+    let env = Ident::new("__env", Span::mixed_site());
     let st = &graph.settings;
     let (name, parallelism, max_par, dead) = (
         &st.name,
@@ -52,65 +52,111 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
         typing.push(type_node(graph, id));
     }
 
+    // Chains are wired from the last to the first, so every exchange's `Link` exists before
+    // the chain that produces into it.
     let mut wiring = Vec::new();
-    let mut sources = Vec::new();
-    for id in (0..graph.nodes.len()).rev() {
-        let node = &graph.nodes[id];
-        let span = node.span;
-        let n = local("n", id);
-        let c = local("c", id);
-        match &node.kind {
-            NodeKind::Source { name, .. } => {
-                let down = downstream(graph, id, 0, &p);
+    for chain in plan.chains.iter().rev() {
+        let head = chain.nodes[0];
+        match graph.input(head) {
+            None => wiring.extend(wire_chain(graph, &chain.nodes, false, &env)),
+            Some(edge) => {
+                let body = wire_chain(graph, &chain.nodes, true, &env);
+                let link = local("l", head);
+                let c = local("c", head);
+                let input = ty(edge.from, edge.port);
+                let parallel_producers = graph.input(plan.chains[plan.chain_of[edge.from]].nodes[0]).is_some();
+                let span = graph.nodes[head].span;
                 let sp = runtime(span);
-                sources.push(quote_spanned! {span=> #sp::Job::add_source(&mut #job, #name, #n, #down); });
-            }
-            NodeKind::Sink { .. } => wiring.push(quote_spanned! {span=> let #c = #n; }),
-            NodeKind::Window(w) if w.time == TimeKind::EventTime => {
-                let main = downstream(graph, id, 0, &p);
-                let late = downstream(graph, id, 1, &p);
-                wiring.push(quote_spanned! {span=> let #c = #n.into_collector(#main, #late); });
-            }
-            _ => {
-                let down = downstream(graph, id, 0, &p);
-                wiring.push(quote_spanned! {span=> let #c = #n.into_collector(#down); });
+                wiring.push(quote_spanned! {span=>
+                    let mut #link = #sp::Env::connect(
+                        #env,
+                        #sp::exchange::by_key_group(#input, #max_par),
+                        #parallel_producers,
+                        |_| { #(#body)* #c },
+                    );
+                });
             }
         }
     }
-    sources.reverse();
 
     quote! {
         {
             use #krate::__private as #p;
-            let mut #job = #p::Job::new(#p::JobSpec {
+            let __spec = #p::JobSpec {
                 name: #name,
                 parallelism: #parallelism,
                 max_parallelism: #max_par,
                 dead_letter: #p::DeadLetterTarget::parse(#dead),
                 plan: #plan_text,
-            });
+            };
             #(#typing)*
-            #(#wiring)*
-            #(#sources)*
-            #job
+            #p::Job::build(__spec, move |#env| {
+                #(#wiring)*
+            })
         }
     }
 }
 
-/// The collector that receives output `port` of `id`: its consumer, a `Tee` of several, or
-/// `Discard` when nothing reads it (a dropped late-data output).
-fn downstream(graph: &Graph, id: NodeId, port: usize, p: &Ident) -> TokenStream {
+/// The wiring of one chain, last operator first. In a chain behind an exchange (`per_worker`)
+/// each operator is cloned, because the chain is built once per worker.
+fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) -> Vec<TokenStream> {
+    let mut out = Vec::new();
+    for &id in nodes.iter().rev() {
+        let node = &graph.nodes[id];
+        let span = node.span;
+        let sp = runtime(span);
+        let n = local("n", id);
+        let c = local("c", id);
+        let spec = if per_worker {
+            quote_spanned!(span=> #sp::clone_for_worker(&#n))
+        } else {
+            quote_spanned!(span=> #n)
+        };
+        match &node.kind {
+            NodeKind::Source { name, .. } => {
+                let down = downstream(graph, id, 0);
+                out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #n, #down); });
+            }
+            NodeKind::Sink { .. } => out.push(quote_spanned! {span=> let #c = #spec; }),
+            NodeKind::Window(w) if w.time == TimeKind::EventTime => {
+                let main = downstream(graph, id, 0);
+                let late = downstream(graph, id, 1);
+                out.push(quote_spanned! {span=> let #c = #spec.into_collector(#main, #late); });
+            }
+            _ => {
+                let down = downstream(graph, id, 0);
+                out.push(quote_spanned! {span=> let #c = #spec.into_collector(#down); });
+            }
+        }
+    }
+    out
+}
+
+/// The collector that receives output `port` of `id`: its consumer (or, across an exchange,
+/// the exchange's output), a `Tee` of several, or `Discard` when nothing reads it (a dropped
+/// late-data output).
+fn downstream(graph: &Graph, id: NodeId, port: usize) -> TokenStream {
+    let p = runtime(Span::call_site());
+    let one = |e: &Edge| -> TokenStream {
+        match e.exchange {
+            Exchange::Forward => {
+                let c = local("c", e.to);
+                quote!(#c)
+            }
+            Exchange::Hash => {
+                let l = local("l", e.to);
+                quote!(#l.output())
+            }
+        }
+    };
     let consumers = graph.consumers(id, port);
     let mut iter = consumers.iter().rev();
     let Some(last) = iter.next() else {
         return quote!(#p::Discard);
     };
-    let mut acc = {
-        let c = local("c", last.to);
-        quote!(#c)
-    };
+    let mut acc = one(last);
     for e in iter {
-        let c = local("c", e.to);
+        let c = one(e);
         let span = graph.nodes[e.to].span;
         acc = quote_spanned!(span=> #p::Tee::new(#c, #acc));
     }

@@ -13,6 +13,7 @@ use std::hash::Hash;
 
 /// The keyed running `reduce` operator over `(K, T)`; `D` is the successor once the chain is
 /// built.
+#[derive(Clone)]
 pub struct KeyedReduce<K, T, F, D = ()> {
     f: F,
     /// The running value per key; `None` only while `f` runs.

@@ -66,6 +66,16 @@ pub struct CollectSink<T> {
     ctx: Option<TaskContext>,
 }
 
+impl<T> Clone for CollectSink<T> {
+    fn clone(&self) -> Self {
+        CollectSink {
+            buffer: Vec::new(),
+            handle: self.handle.clone(),
+            ctx: None,
+        }
+    }
+}
+
 /// A sink appending every record to `handle` at the end of input.
 pub fn collect<T>(_ty: Ty<T>, handle: &Collected<T>) -> CollectSink<T> {
     CollectSink {

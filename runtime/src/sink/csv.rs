@@ -4,17 +4,25 @@
 //! `key,start,end,value.0,value.1`; the header comes from the first record. The file and its
 //! parent directories are created in `open`; writes are buffered and flushed at the end.
 
-use super::create_output;
 use super::flatten::{Flatten, FlattenError};
+use super::{CHUNK, SharedFile};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use serde::Serialize;
-use std::fs::File;
 use std::marker::PhantomData;
 
-/// The sink behind [`csv()`].
+/// Rows are formatted into this local buffer, then appended to the shared file in chunks.
+type RowWriter = ::csv::Writer<Vec<u8>>;
+
+fn row_writer(buffer: Vec<u8>) -> RowWriter {
+    ::csv::WriterBuilder::new().from_writer(buffer)
+}
+
+/// The sink behind [`csv()`]. Its clones (one per worker) share the output file.
 pub struct CsvSink<T> {
-    path: String,
-    writer: Option<::csv::Writer<File>>,
+    file: SharedFile,
+    writer: Option<RowWriter>,
+    /// The header row, computed from this instance's first record.
+    header: Vec<u8>,
     header_written: bool,
     count: u64,
     ctx: Option<TaskContext>,
@@ -28,8 +36,9 @@ pub struct CsvSink<T> {
 /// (created or truncated), flattening nested values into columns.
 pub fn csv<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> CsvSink<T> {
     CsvSink {
-        path: path.into(),
+        file: SharedFile::new(path.into()),
         writer: None,
+        header: Vec::new(),
         header_written: false,
         count: 0,
         ctx: None,
@@ -40,13 +49,40 @@ pub fn csv<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> CsvSink<T> {
     }
 }
 
+impl<T> Clone for CsvSink<T> {
+    fn clone(&self) -> Self {
+        CsvSink {
+            file: self.file.clone(),
+            writer: None,
+            header: Vec::new(),
+            header_written: false,
+            count: 0,
+            ctx: None,
+            names: Vec::new(),
+            field_path: String::new(),
+            scratch: String::new(),
+            _ty: PhantomData,
+        }
+    }
+}
+
 impl<T> CsvSink<T> {
     /// Reports a write error once and stops writing.
     fn fail(&mut self, e: std::io::Error) {
         self.writer = None;
         if let Some(ctx) = &self.ctx {
-            ctx.fail(JobError::io("cannot write output", &self.path, e));
+            ctx.fail(JobError::io("cannot write output", self.file.path(), e));
         }
+    }
+
+    /// Appends the rows formatted so far to the shared file.
+    fn write_out(&mut self) -> std::io::Result<()> {
+        let Some(w) = self.writer.take() else { return Ok(()) };
+        let mut rows = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let result = self.file.append(&self.header, &rows);
+        rows.clear();
+        self.writer = Some(row_writer(rows));
+        result
     }
 }
 
@@ -55,12 +91,16 @@ impl<T: Serialize> CsvSink<T> {
         let Some(w) = &mut self.writer else { return Ok(()) };
         if !self.header_written {
             self.names.clear();
-            record.serialize(&mut Flatten::<File>::names(
+            record.serialize(&mut Flatten::<Vec<u8>>::names(
                 &mut self.names,
                 &mut self.field_path,
                 &mut self.scratch,
             ))?;
-            w.write_record(&self.names)?;
+            let mut header = row_writer(Vec::new());
+            header.write_record(&self.names)?;
+            self.header = header
+                .into_inner()
+                .map_err(|e| FlattenError(std::io::Error::other(e.to_string())))?;
             self.header_written = true;
         }
         record.serialize(&mut Flatten::values(w, &mut self.field_path, &mut self.scratch))?;
@@ -72,8 +112,8 @@ impl<T: Serialize> CsvSink<T> {
 impl<T: Serialize> Collector<T> for CsvSink<T> {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
         self.ctx = Some(ctx.clone());
-        let file = create_output(&self.path)?;
-        self.writer = Some(::csv::WriterBuilder::new().buffer_capacity(1 << 16).from_writer(file));
+        self.file.open()?;
+        self.writer = Some(row_writer(Vec::with_capacity(CHUNK)));
         Ok(())
     }
 
@@ -84,7 +124,12 @@ impl<T: Serialize> Collector<T> for CsvSink<T> {
         }
         match self.write(&record) {
             Ok(()) => self.count += 1,
-            Err(FlattenError(e)) => self.fail(e),
+            Err(FlattenError(e)) => return self.fail(e),
+        }
+        if self.writer.as_ref().is_some_and(|w| w.get_ref().len() >= CHUNK)
+            && let Err(e) = self.write_out()
+        {
+            self.fail(e);
         }
     }
 
@@ -92,11 +137,10 @@ impl<T: Serialize> Collector<T> for CsvSink<T> {
     fn watermark(&mut self, _wm: Timestamp) {}
 
     fn end(&mut self) {
-        if let Some(mut w) = self.writer.take()
-            && let Err(e) = w.flush()
-        {
+        if let Err(e) = self.write_out() {
             self.fail(e);
         }
+        self.writer = None;
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));
         }

@@ -2,27 +2,40 @@
 //! with struct fields in declaration order. The file and its parent directories are created in
 //! `open`; writes are buffered and flushed at the end of input.
 
-use super::create_output;
+use super::{CHUNK, SharedFile};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use serde::Serialize;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::marker::PhantomData;
 
-/// The sink behind [`json_lines`].
+/// The sink behind [`json_lines`]. Its clones (one per worker) share the output file.
 pub struct JsonLinesSink<T> {
-    path: String,
-    writer: Option<BufWriter<File>>,
+    file: SharedFile,
+    buffer: Vec<u8>,
+    writing: bool,
     count: u64,
     ctx: Option<TaskContext>,
     _ty: PhantomData<fn(T)>,
 }
 
+impl<T> Clone for JsonLinesSink<T> {
+    fn clone(&self) -> Self {
+        JsonLinesSink {
+            file: self.file.clone(),
+            buffer: Vec::new(),
+            writing: false,
+            count: 0,
+            ctx: None,
+            _ty: PhantomData,
+        }
+    }
+}
+
 /// A sink writing each record as one JSON line to the file at `path` (created or truncated).
 pub fn json_lines<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> JsonLinesSink<T> {
     JsonLinesSink {
-        path: path.into(),
-        writer: None,
+        file: SharedFile::new(path.into()),
+        buffer: Vec::new(),
+        writing: false,
         count: 0,
         ctx: None,
         _ty: PhantomData,
@@ -32,9 +45,20 @@ pub fn json_lines<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> JsonLine
 impl<T> JsonLinesSink<T> {
     /// Reports a write error once and stops writing.
     fn fail(&mut self, e: std::io::Error) {
-        self.writer = None;
+        self.writing = false;
         if let Some(ctx) = &self.ctx {
-            ctx.fail(JobError::io("cannot write output", &self.path, e));
+            ctx.fail(JobError::io("cannot write output", self.file.path(), e));
+        }
+    }
+
+    /// Appends the buffered lines to the shared file.
+    fn write_out(&mut self) {
+        if self.writing && !self.buffer.is_empty() {
+            let result = self.file.append(b"", &self.buffer);
+            self.buffer.clear();
+            if let Err(e) = result {
+                self.fail(e);
+            }
         }
     }
 }
@@ -42,19 +66,26 @@ impl<T> JsonLinesSink<T> {
 impl<T: Serialize> Collector<T> for JsonLinesSink<T> {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
         self.ctx = Some(ctx.clone());
-        self.writer = Some(BufWriter::with_capacity(1 << 16, create_output(&self.path)?));
+        self.file.open()?;
+        self.writing = true;
+        self.buffer.reserve(CHUNK);
         Ok(())
     }
 
     #[inline]
     fn record(&mut self, record: T, _ts: Timestamp) {
-        let Some(w) = &mut self.writer else { return };
-        let result = serde_json::to_writer(&mut *w, &record)
-            .map_err(std::io::Error::from)
-            .and_then(|()| w.write_all(b"\n"));
-        match result {
-            Ok(()) => self.count += 1,
-            Err(e) => self.fail(e),
+        if !self.writing {
+            return;
+        }
+        match serde_json::to_writer(&mut self.buffer, &record) {
+            Ok(()) => {
+                self.buffer.push(b'\n');
+                self.count += 1;
+            }
+            Err(e) => self.fail(e.into()),
+        }
+        if self.buffer.len() >= CHUNK {
+            self.write_out();
         }
     }
 
@@ -62,11 +93,8 @@ impl<T: Serialize> Collector<T> for JsonLinesSink<T> {
     fn watermark(&mut self, _wm: Timestamp) {}
 
     fn end(&mut self) {
-        if let Some(mut w) = self.writer.take()
-            && let Err(e) = w.flush()
-        {
-            self.fail(e);
-        }
+        self.write_out();
+        self.writing = false;
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));
         }

@@ -21,7 +21,21 @@ pub struct StdoutSink<T> {
     _ty: PhantomData<fn(T)>,
 }
 
+impl<T> Clone for StdoutSink<T> {
+    fn clone(&self) -> Self {
+        StdoutSink {
+            buffer: Vec::with_capacity(CHUNK),
+            target: self.target.clone(),
+            count: 0,
+            failed: false,
+            ctx: None,
+            _ty: PhantomData,
+        }
+    }
+}
+
 /// Where the lines go: stdout, or a buffer in tests.
+#[derive(Clone)]
 enum Target {
     Stdout,
     #[cfg(test)]

@@ -38,6 +38,17 @@ pub struct EventTimeWindow<K, T, A> {
     _ty: PhantomData<fn() -> (K, T)>,
 }
 
+impl<K, T, A: Clone> Clone for EventTimeWindow<K, T, A> {
+    fn clone(&self) -> Self {
+        EventTimeWindow {
+            size: self.size,
+            lateness: self.lateness,
+            agg: self.agg.clone(),
+            _ty: PhantomData,
+        }
+    }
+}
+
 /// An event-time tumbling window of `size_ms` with `allowed_lateness_ms` and window function
 /// `agg`.
 ///

@@ -37,6 +37,17 @@ pub struct ProcessingTimeWindow<K, T, A, C = fn() -> i64> {
     _ty: PhantomData<fn() -> (K, T)>,
 }
 
+impl<K, T, A: Clone, C: Clone> Clone for ProcessingTimeWindow<K, T, A, C> {
+    fn clone(&self) -> Self {
+        ProcessingTimeWindow {
+            size: self.size,
+            agg: self.agg.clone(),
+            clock: self.clock.clone(),
+            _ty: PhantomData,
+        }
+    }
+}
+
 /// A processing-time tumbling window of `size_ms` with window function `agg`, on the
 /// [`system_clock`]. Returns the spec and the witness of the results.
 ///

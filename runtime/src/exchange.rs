@@ -1,0 +1,301 @@
+//! Exchanges: where a job's dataflow crosses from one fused chain to parallel instances of
+//! the next, and the [`Env`] that wires them when a job starts.
+//!
+//! A `key_by` ends a chain. Behind it, the next chain runs on `parallelism` worker threads;
+//! each key belongs to one key group (`hash(key) % max_parallelism`, Flink's model) and each
+//! key group to one worker (`key_group * parallelism / max_parallelism`). Records cross
+//! threads in batches over bounded channels: a full channel blocks the producer, so memory
+//! stays bounded under a slow consumer (backpressure).
+//!
+//! Watermarks and the end of input travel in-band, in order with the records. A producer
+//! sends a worker the current watermark just before the next record it routes there (and to
+//! every worker at the end), so each worker sees its records interleaved with exactly the
+//! watermarks they were judged against at parallelism 1: lateness decisions, and so results,
+//! do not depend on parallelism. A worker fed by several producers takes the minimum of their
+//! watermarks. At parallelism 1 an exchange is a direct call: no thread, no channel.
+
+use crate::{Collector, JobError, MIN_WATERMARK, TaskContext, Timestamp, Ty};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::hash::{BuildHasher, Hash};
+
+/// Records per batch sent over a channel.
+pub const BATCH_SIZE: usize = 1024;
+
+/// Batches a channel holds before its producer blocks.
+pub const CHANNEL_CAPACITY: usize = 16;
+
+/// What crosses an exchange.
+#[derive(Debug)]
+enum Message<R> {
+    Record(R, Timestamp),
+    Watermark(Timestamp),
+    End,
+}
+
+/// A batch of messages from one producer.
+#[derive(Debug)]
+struct Batch<R> {
+    from: usize,
+    messages: Vec<Message<R>>,
+}
+
+/// Chooses the worker a record goes to.
+pub trait Partitioner<R>: Clone {
+    /// The worker, in `0..workers`, for `record`.
+    fn worker(&mut self, record: &R, workers: usize) -> usize;
+}
+
+/// Partitions `(key, value)` records by key group, as Flink's `KeyGroupRangeAssignment`.
+#[derive(Debug, Clone, Copy)]
+pub struct ByKeyGroup {
+    max_parallelism: usize,
+}
+
+/// The hash exchange after `key_by`, for records `(K, T)`.
+pub fn by_key_group<K: Hash, T>(_input: Ty<(K, T)>, max_parallelism: usize) -> ByKeyGroup {
+    ByKeyGroup {
+        max_parallelism: max_parallelism.max(1),
+    }
+}
+
+impl ByKeyGroup {
+    /// The key group of `key`: a fixed-seed hash, so it is the same in every run.
+    pub fn key_group<K: Hash>(&self, key: &K) -> usize {
+        (foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key) % self.max_parallelism as u64) as usize
+    }
+}
+
+impl<K: Hash, T> Partitioner<(K, T)> for ByKeyGroup {
+    #[inline]
+    fn worker(&mut self, record: &(K, T), workers: usize) -> usize {
+        self.key_group(&record.0) * workers / self.max_parallelism
+    }
+}
+
+/// Wires a job when it starts: how many workers, which source tasks, which worker loops.
+///
+/// Generated code calls [`Env::connect`] for every exchange and [`Env::add_source`] for every
+/// source, once the parallelism is known (it may be overridden after `pipeline!` built the job).
+pub struct Env<'a> {
+    parallelism: usize,
+    pub(crate) sources: Vec<(&'static str, crate::job::Task<'a>)>,
+    pub(crate) workers: Vec<Worker<'a>>,
+}
+
+/// A worker loop, ready to move to its thread.
+pub(crate) type Worker<'a> = Box<dyn FnOnce(&TaskContext) + Send + 'a>;
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(parallelism: usize) -> Self {
+        Env {
+            parallelism: parallelism.max(1),
+            sources: Vec::new(),
+            workers: Vec::new(),
+        }
+    }
+
+    /// The number of worker threads behind each exchange.
+    pub fn parallelism(&self) -> usize {
+        self.parallelism
+    }
+
+    /// Adds a task: `source` drives the fused chain `head` on the job's own thread.
+    pub fn add_source<S, C>(&mut self, name: &'static str, source: S, mut head: C)
+    where
+        S: crate::Source + 'a,
+        C: Collector<S::Item> + 'a,
+    {
+        let task = move |ctx: &TaskContext| -> Result<(), JobError> {
+            head.open(ctx)?;
+            source.run(name, &mut head, ctx)
+        };
+        self.sources.push((name, Box::new(task)));
+    }
+
+    /// Creates the exchange into a chain: `chain(worker)` builds the instance for each worker.
+    ///
+    /// `parallel_producers` says whether the chain feeding the exchange itself runs once per
+    /// worker (a second `key_by`) or once (the source's chain). The returned [`Link`] hands
+    /// out the producers' ends with [`Link::output`].
+    pub fn connect<R, P, C>(
+        &mut self,
+        partitioner: P,
+        parallel_producers: bool,
+        mut chain: impl FnMut(usize) -> C,
+    ) -> Link<C, R, P>
+    where
+        R: Send + 'a,
+        P: Partitioner<R>,
+        C: Collector<R> + Send + 'a,
+    {
+        let n = self.parallelism;
+        if n == 1 {
+            return Link {
+                direct: Some(chain(0)),
+                senders: Vec::new(),
+                partitioner,
+                produced: 0,
+            };
+        }
+        let producers = if parallel_producers { n } else { 1 };
+        let mut senders = Vec::with_capacity(n);
+        for worker in 0..n {
+            let (tx, rx) = bounded::<Batch<R>>(CHANNEL_CAPACITY);
+            senders.push(tx);
+            let mut instance = chain(worker);
+            self.workers
+                .push(Box::new(move |ctx: &TaskContext| match instance.open(ctx) {
+                    Ok(()) => drain(&rx, producers, &mut instance),
+                    Err(e) => ctx.fail(e),
+                }));
+        }
+        Link {
+            direct: None,
+            senders,
+            partitioner,
+            produced: 0,
+        }
+    }
+}
+
+/// Feeds one worker's chain from its channel until every producer has ended (or gone).
+fn drain<R, C: Collector<R>>(rx: &Receiver<Batch<R>>, producers: usize, chain: &mut C) {
+    let mut watermarks = vec![MIN_WATERMARK; producers];
+    let mut current = MIN_WATERMARK;
+    let mut ended = 0;
+    while ended < producers {
+        let Ok(batch) = rx.recv() else { break };
+        for message in batch.messages {
+            match message {
+                Message::Record(r, ts) => chain.record(r, ts),
+                Message::Watermark(wm) => {
+                    watermarks[batch.from] = wm;
+                    let min = watermarks.iter().copied().min().unwrap_or(wm);
+                    if min > current {
+                        current = min;
+                        chain.watermark(min);
+                    }
+                }
+                Message::End => ended += 1,
+            }
+        }
+    }
+    chain.end();
+}
+
+/// The producer side of an exchange, handed out once per producing chain instance.
+pub struct Link<C, R, P> {
+    direct: Option<C>,
+    senders: Vec<Sender<Batch<R>>>,
+    partitioner: P,
+    produced: usize,
+}
+
+impl<C, R, P: Clone> Link<C, R, P> {
+    /// The collector a producing chain ends in: at parallelism 1 the consuming chain itself,
+    /// otherwise a batching sender to every worker.
+    pub fn output(&mut self) -> Output<C, R, P> {
+        let from = self.produced;
+        self.produced += 1;
+        match self.direct.take() {
+            Some(chain) => Output::Direct(chain),
+            None => {
+                let n = self.senders.len();
+                Output::Channels(Channels {
+                    from,
+                    senders: self.senders.clone(),
+                    partitioner: self.partitioner.clone(),
+                    buffers: (0..n).map(|_| Vec::with_capacity(BATCH_SIZE)).collect(),
+                    watermark: MIN_WATERMARK,
+                    sent: vec![MIN_WATERMARK; n],
+                })
+            }
+        }
+    }
+}
+
+/// The end of a producing chain: see [`Link::output`].
+pub enum Output<C, R, P> {
+    /// Parallelism 1: a direct call into the consuming chain.
+    Direct(C),
+    /// Batches to the workers.
+    Channels(Channels<R, P>),
+}
+
+/// Batching senders to every worker of an exchange.
+pub struct Channels<R, P> {
+    from: usize,
+    senders: Vec<Sender<Batch<R>>>,
+    partitioner: P,
+    buffers: Vec<Vec<Message<R>>>,
+    watermark: Timestamp,
+    sent: Vec<Timestamp>,
+}
+
+impl<R, P> Channels<R, P> {
+    fn flush(&mut self, worker: usize) {
+        let messages = std::mem::replace(&mut self.buffers[worker], Vec::with_capacity(BATCH_SIZE));
+        // A worker that is gone has failed; the job reports that, so the batch is moot.
+        let _ = self.senders[worker].send(Batch {
+            from: self.from,
+            messages,
+        });
+    }
+}
+
+impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
+    fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        match self {
+            Output::Direct(c) => c.open(ctx),
+            Output::Channels(_) => Ok(()),
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, record: R, ts: Timestamp) {
+        match self {
+            Output::Direct(c) => c.record(record, ts),
+            Output::Channels(ch) => {
+                let w = ch.partitioner.worker(&record, ch.senders.len());
+                if ch.sent[w] != ch.watermark {
+                    ch.sent[w] = ch.watermark;
+                    ch.buffers[w].push(Message::Watermark(ch.watermark));
+                }
+                ch.buffers[w].push(Message::Record(record, ts));
+                if ch.buffers[w].len() >= BATCH_SIZE {
+                    ch.flush(w);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn watermark(&mut self, wm: Timestamp) {
+        match self {
+            Output::Direct(c) => c.watermark(wm),
+            Output::Channels(ch) => ch.watermark = wm,
+        }
+    }
+
+    fn end(&mut self) {
+        match self {
+            Output::Direct(c) => c.end(),
+            Output::Channels(ch) => {
+                for w in 0..ch.senders.len() {
+                    if ch.sent[w] != ch.watermark {
+                        ch.sent[w] = ch.watermark;
+                        ch.buffers[w].push(Message::Watermark(ch.watermark));
+                    }
+                    ch.buffers[w].push(Message::End);
+                    ch.flush(w);
+                }
+            }
+        }
+    }
+}
+
+/// A copy of an operator for one worker: chains behind an exchange run once per worker, so
+/// their operators (and the closures in them) must be `Clone`.
+pub fn clone_for_worker<T: Clone>(operator: &T) -> T {
+    operator.clone()
+}
