@@ -230,3 +230,19 @@ fn processing_time_windows_count_every_record_once() {
         assert!(results.iter().all(|w| w.end - w.start == 3_600_000));
     }
 }
+
+#[test]
+fn operators_after_key_by_see_the_record_and_run_on_its_keys_worker() {
+    let out = at_every_parallelism(|p| {
+        let out = Collected::new();
+        let job = pipeline! {
+            from_iter(vec![("a", 1), ("b", 2), ("a", 3)])
+                .key_by(|r| r.0)
+                .map(|r| format!("{}{}", r.0, r.1))
+                .sink(collect(out));
+        };
+        job.with_parallelism(p).run().unwrap();
+        out.take()
+    });
+    assert_eq!(out, ["a1", "b2", "a3"]);
+}

@@ -1,5 +1,18 @@
-//! The `fuseflow` command. For now: `fuseflow inspect <file.rs>` (see `lib.rs`).
+//! The `fuseflow` command: parses the options and runs them (see `lib.rs`).
 
-fn main() {
-    std::process::exit(fuseflow_cli::run(std::env::args().skip(1).collect()));
+use clap::Parser;
+use fuseflow_cli::Opt;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match fuseflow_cli::run(Opt::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }

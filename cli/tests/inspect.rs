@@ -40,6 +40,8 @@ fn inspect_reports_pipeline_errors_and_bad_usage() {
         .args(["inspect"])
         .output()
         .unwrap();
+    // A usage error: clap's exit code 2, with the usage line.
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: usage"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Usage: fuseflow inspect <FILE>"), "{stderr}");
 }

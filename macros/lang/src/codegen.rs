@@ -63,6 +63,12 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 let body = wire_chain(graph, &chain.nodes, true, &env);
                 let link = local("l", head);
                 let c = local("c", head);
+                let hp = runtime(graph.nodes[head].span);
+                let c = if is_keyed(&graph.nodes[head].kind) {
+                    quote!(#c)
+                } else {
+                    quote!(#hp::ops::unkey(#c))
+                };
                 let input = ty(edge.from, edge.port);
                 let parallel_producers = graph.input(plan.chains[plan.chain_of[edge.from]].nodes[0]).is_some();
                 let span = graph.nodes[head].span;
@@ -95,6 +101,11 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
             })
         }
     }
+}
+
+/// Whether an operator consumes `(key, record)` pairs (the others get the record alone).
+fn is_keyed(kind: &NodeKind) -> bool {
+    matches!(kind, NodeKind::KeyedReduce(_) | NodeKind::Window(_))
 }
 
 /// The wiring of one chain, last operator first. In a chain behind an exchange (`per_worker`)
@@ -170,7 +181,14 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
     let p = runtime(span);
     let n = local("n", id);
     let out = ty(id, 0);
-    let input = graph.input(id).map(|e| ty(e.from, e.port));
+    let input = graph.input(id).map(|e| {
+        let t = ty(e.from, e.port);
+        if e.exchange == Exchange::Hash && !is_keyed(&node.kind) {
+            quote_spanned!(span=> #p::ops::unkeyed(#t))
+        } else {
+            quote!(#t)
+        }
+    });
     match &node.kind {
         NodeKind::Source {
             kind, generics, args, ..

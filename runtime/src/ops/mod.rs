@@ -18,6 +18,7 @@ mod inspect;
 mod key_by;
 mod keyed_reduce;
 mod map;
+mod unkey;
 
 pub use event_time::{Timestamps, WatermarkStrategy, Watermarks, timestamps, watermarks};
 pub use filter::{Filter, filter};
@@ -27,6 +28,7 @@ pub use inspect::{Inspect, inspect};
 pub use key_by::{KeyBy, key_by};
 pub use keyed_reduce::{KeyedReduce, keyed_reduce};
 pub use map::{Map, map};
+pub use unkey::{Unkey, unkey, unkeyed};
 
 /// Implements the control-message half of [`Collector`](crate::Collector) by forwarding to
 /// `self.next`.
