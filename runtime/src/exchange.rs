@@ -41,34 +41,49 @@ struct Batch<R> {
 
 /// Chooses the worker a record goes to.
 pub trait Partitioner<R>: Clone {
+    /// Called once with the number of workers before the first [`worker`](Self::worker).
+    fn prepare(&mut self, _workers: usize) {}
+
     /// The worker, in `0..workers`, for `record`.
     fn worker(&mut self, record: &R, workers: usize) -> usize;
 }
 
-/// Partitions `(key, value)` records by key group, as Flink's `KeyGroupRangeAssignment`.
-#[derive(Debug, Clone, Copy)]
+/// Partitions `(key, value)` records by key group, as Flink's `KeyGroupRangeAssignment`:
+/// key → key group → worker (`key_group * workers / max_parallelism`).
+#[derive(Debug, Clone)]
 pub struct ByKeyGroup {
     max_parallelism: usize,
+    /// The worker of each key group: a table lookup instead of a division per record.
+    worker_of: Vec<u32>,
 }
 
 /// The hash exchange after `key_by`, for records `(K, T)`.
 pub fn by_key_group<K: Hash, T>(_input: Ty<(K, T)>, max_parallelism: usize) -> ByKeyGroup {
     ByKeyGroup {
         max_parallelism: max_parallelism.max(1),
+        worker_of: Vec::new(),
     }
 }
 
 impl ByKeyGroup {
-    /// The key group of `key`: a fixed-seed hash, so it is the same in every run.
+    /// The key group of `key`, in `0..max_parallelism`: a fixed-seed hash (the same in every
+    /// run) mapped onto the range by a multiply-shift rather than a division.
+    #[inline]
     pub fn key_group<K: Hash>(&self, key: &K) -> usize {
-        (foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key) % self.max_parallelism as u64) as usize
+        let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key);
+        ((u128::from(h) * self.max_parallelism as u128) >> 64) as usize
     }
 }
 
 impl<K: Hash, T> Partitioner<(K, T)> for ByKeyGroup {
+    fn prepare(&mut self, workers: usize) {
+        let m = self.max_parallelism;
+        self.worker_of = (0..m).map(|kg| (kg * workers / m) as u32).collect();
+    }
+
     #[inline]
-    fn worker(&mut self, record: &(K, T), workers: usize) -> usize {
-        self.key_group(&record.0) * workers / self.max_parallelism
+    fn worker(&mut self, record: &(K, T), _workers: usize) -> usize {
+        self.worker_of[self.key_group(&record.0)] as usize
     }
 }
 
@@ -141,11 +156,13 @@ impl<'a> Env<'a> {
         let mut senders = Vec::with_capacity(n);
         for worker in 0..n {
             let (tx, rx) = bounded::<Batch<R>>(CHANNEL_CAPACITY);
-            senders.push(tx);
+            // Drained batches go back to the producers, so batches are allocated once.
+            let (recycle_tx, recycle_rx) = bounded::<Vec<Message<R>>>(CHANNEL_CAPACITY + 2);
+            senders.push((tx, recycle_rx));
             let mut instance = chain(worker);
             self.workers
                 .push(Box::new(move |ctx: &TaskContext| match instance.open(ctx) {
-                    Ok(()) => drain(&rx, producers, &mut instance),
+                    Ok(()) => drain(&rx, &recycle_tx, producers, &mut instance),
                     Err(e) => ctx.fail(e),
                 }));
         }
@@ -159,13 +176,18 @@ impl<'a> Env<'a> {
 }
 
 /// Feeds one worker's chain from its channel until every producer has ended (or gone).
-fn drain<R, C: Collector<R>>(rx: &Receiver<Batch<R>>, producers: usize, chain: &mut C) {
+fn drain<R, C: Collector<R>>(
+    rx: &Receiver<Batch<R>>,
+    recycle: &Sender<Vec<Message<R>>>,
+    producers: usize,
+    chain: &mut C,
+) {
     let mut watermarks = vec![MIN_WATERMARK; producers];
     let mut current = MIN_WATERMARK;
     let mut ended = 0;
     while ended < producers {
-        let Ok(batch) = rx.recv() else { break };
-        for message in batch.messages {
+        let Ok(mut batch) = rx.recv() else { break };
+        for message in batch.messages.drain(..) {
             match message {
                 Message::Record(r, ts) => chain.record(r, ts),
                 Message::Watermark(wm) => {
@@ -179,6 +201,7 @@ fn drain<R, C: Collector<R>>(rx: &Receiver<Batch<R>>, producers: usize, chain: &
                 Message::End => ended += 1,
             }
         }
+        let _ = recycle.try_send(batch.messages);
     }
     chain.end();
 }
@@ -186,12 +209,12 @@ fn drain<R, C: Collector<R>>(rx: &Receiver<Batch<R>>, producers: usize, chain: &
 /// The producer side of an exchange, handed out once per producing chain instance.
 pub struct Link<C, R, P> {
     direct: Option<C>,
-    senders: Vec<Sender<Batch<R>>>,
+    senders: Vec<(Sender<Batch<R>>, Receiver<Vec<Message<R>>>)>,
     partitioner: P,
     produced: usize,
 }
 
-impl<C, R, P: Clone> Link<C, R, P> {
+impl<C, R, P: Partitioner<R>> Link<C, R, P> {
     /// The collector a producing chain ends in: at parallelism 1 the consuming chain itself,
     /// otherwise a batching sender to every worker.
     pub fn output(&mut self) -> Output<C, R, P> {
@@ -204,7 +227,11 @@ impl<C, R, P: Clone> Link<C, R, P> {
                 Output::Channels(Channels {
                     from,
                     senders: self.senders.clone(),
-                    partitioner: self.partitioner.clone(),
+                    partitioner: {
+                        let mut p = self.partitioner.clone();
+                        p.prepare(n);
+                        p
+                    },
                     buffers: (0..n).map(|_| Vec::with_capacity(BATCH_SIZE)).collect(),
                     watermark: MIN_WATERMARK,
                     sent: vec![MIN_WATERMARK; n],
@@ -225,7 +252,7 @@ pub enum Output<C, R, P> {
 /// Batching senders to every worker of an exchange.
 pub struct Channels<R, P> {
     from: usize,
-    senders: Vec<Sender<Batch<R>>>,
+    senders: Vec<(Sender<Batch<R>>, Receiver<Vec<Message<R>>>)>,
     partitioner: P,
     buffers: Vec<Vec<Message<R>>>,
     watermark: Timestamp,
@@ -234,9 +261,11 @@ pub struct Channels<R, P> {
 
 impl<R, P> Channels<R, P> {
     fn flush(&mut self, worker: usize) {
-        let messages = std::mem::replace(&mut self.buffers[worker], Vec::with_capacity(BATCH_SIZE));
+        let (tx, recycled) = &self.senders[worker];
+        let fresh = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_SIZE));
+        let messages = std::mem::replace(&mut self.buffers[worker], fresh);
         // A worker that is gone has failed; the job reports that, so the batch is moot.
-        let _ = self.senders[worker].send(Batch {
+        let _ = tx.send(Batch {
             from: self.from,
             messages,
         });
