@@ -32,6 +32,9 @@ enum Message<R> {
     End,
 }
 
+/// The channel to one worker, and the one its drained batches come back on.
+type WorkerChannel<R> = (Sender<Batch<R>>, Receiver<Vec<Message<R>>>);
+
 /// A batch of messages from one producer.
 #[derive(Debug)]
 struct Batch<R> {
@@ -209,7 +212,7 @@ fn drain<R, C: Collector<R>>(
 /// The producer side of an exchange, handed out once per producing chain instance.
 pub struct Link<C, R, P> {
     direct: Option<C>,
-    senders: Vec<(Sender<Batch<R>>, Receiver<Vec<Message<R>>>)>,
+    senders: Vec<WorkerChannel<R>>,
     partitioner: P,
     produced: usize,
 }
@@ -252,7 +255,7 @@ pub enum Output<C, R, P> {
 /// Batching senders to every worker of an exchange.
 pub struct Channels<R, P> {
     from: usize,
-    senders: Vec<(Sender<Batch<R>>, Receiver<Vec<Message<R>>>)>,
+    senders: Vec<WorkerChannel<R>>,
     partitioner: P,
     buffers: Vec<Vec<Message<R>>>,
     watermark: Timestamp,
