@@ -13,18 +13,20 @@ fn a_stuck_sink_blocks_the_source_after_a_bounded_number_of_records() {
     let consumed = AtomicU64::new(0);
     let gate_open = AtomicBool::new(false);
     let (produced, consumed, gate_open) = (&produced, &consumed, &gate_open);
-    let job = move || pipeline! {
-        generate(N, |i| {
-            produced.fetch_add(1, Ordering::Relaxed);
-            i
-        })
-        .key_by(|i| i % 64)
-        .sink(for_each(move |_| {
-            while !gate_open.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            consumed.fetch_add(1, Ordering::Relaxed);
-        }));
+    let job = move || {
+        pipeline! {
+            generate(N, |i| {
+                produced.fetch_add(1, Ordering::Relaxed);
+                i
+            })
+            .key_by(|i| i % 64)
+            .sink(for_each(move |_| {
+                while !gate_open.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                consumed.fetch_add(1, Ordering::Relaxed);
+            }));
+        }
     };
     std::thread::scope(|s| {
         let running = s.spawn(move || job().with_parallelism(2).run());
@@ -41,9 +43,13 @@ fn a_stuck_sink_blocks_the_source_after_a_bounded_number_of_records() {
         }
         let stalled_at = produced.load(Ordering::Relaxed);
         // Per worker: the channel's batches, the batch being handled and the one being filled.
-        let bound = 2 * (fuseflow::__private::exchange::CHANNEL_CAPACITY as u64 + 2)
+        let bound = 2
+            * (fuseflow::__private::exchange::CHANNEL_CAPACITY as u64 + 2)
             * fuseflow::__private::exchange::BATCH_SIZE as u64;
-        assert!(stalled_at <= bound, "the source ran ahead by {stalled_at} records (bound {bound})");
+        assert!(
+            stalled_at <= bound,
+            "the source ran ahead by {stalled_at} records (bound {bound})"
+        );
         assert!(stalled_at < N);
         gate_open.store(true, Ordering::Release);
         let summary = running.join().unwrap().unwrap();

@@ -246,3 +246,23 @@ fn operators_after_key_by_see_the_record_and_run_on_its_keys_worker() {
     });
     assert_eq!(out, ["a1", "b2", "a3"]);
 }
+
+#[test]
+fn rebalance_spreads_stateless_work_over_the_workers() {
+    let out = at_every_parallelism(|p| {
+        let out = Collected::new();
+        let job = pipeline! {
+            generate(1000, |i| i)
+                .rebalance()
+                .map(|i| i * 2)
+                .filter(|i| i % 3 == 0)
+                .sink(collect(out));
+        };
+        job.with_parallelism(p).run().unwrap();
+        out.take()
+    });
+    assert_eq!(
+        out,
+        (0..1000u64).map(|i| i * 2).filter(|i| i % 3 == 0).collect::<Vec<_>>()
+    );
+}

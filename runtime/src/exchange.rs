@@ -238,6 +238,8 @@ impl<C, R, P: Partitioner<R>> Link<C, R, P> {
                     buffers: (0..n).map(|_| Vec::with_capacity(BATCH_SIZE)).collect(),
                     watermark: MIN_WATERMARK,
                     sent: vec![MIN_WATERMARK; n],
+                    routed: 0,
+                    sent_since_sync: vec![false; n],
                 })
             }
         }
@@ -260,10 +262,39 @@ pub struct Channels<R, P> {
     buffers: Vec<Vec<Message<R>>>,
     watermark: Timestamp,
     sent: Vec<Timestamp>,
+    /// Records routed since the last sync (see [`SYNC_INTERVAL`]).
+    routed: usize,
+    /// Whether each worker's buffer was sent since the last sync.
+    sent_since_sync: Vec<bool>,
 }
 
+/// Every this many records routed, a producer brings every worker up to date: workers that
+/// got no records meanwhile receive the current watermark, and buffers that were not sent
+/// since the previous sync are sent. So a worker whose keys are rare still sees event time
+/// advance (its windows fire, and it does not hold back the watermark of the chain after it),
+/// and no record waits in a buffer for more than two intervals. Counting records, not time,
+/// keeps the outcome the same in every run.
+pub const SYNC_INTERVAL: usize = 4 * BATCH_SIZE;
+
 impl<R, P> Channels<R, P> {
+    /// See [`SYNC_INTERVAL`].
+    #[cold]
+    fn sync(&mut self) {
+        self.routed = 0;
+        for w in 0..self.senders.len() {
+            if self.sent[w] != self.watermark {
+                self.sent[w] = self.watermark;
+                self.buffers[w].push(Message::Watermark(self.watermark));
+            }
+            if !self.sent_since_sync[w] && !self.buffers[w].is_empty() {
+                self.flush(w);
+            }
+            self.sent_since_sync[w] = false;
+        }
+    }
+
     fn flush(&mut self, worker: usize) {
+        self.sent_since_sync[worker] = true;
         let (tx, recycled) = &self.senders[worker];
         let fresh = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_SIZE));
         let messages = std::mem::replace(&mut self.buffers[worker], fresh);
@@ -296,6 +327,10 @@ impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
                 ch.buffers[w].push(Message::Record(record, ts));
                 if ch.buffers[w].len() >= BATCH_SIZE {
                     ch.flush(w);
+                }
+                ch.routed += 1;
+                if ch.routed >= SYNC_INTERVAL {
+                    ch.sync();
                 }
             }
         }
@@ -330,4 +365,24 @@ impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
 /// their operators (and the closures in them) must be `Clone`.
 pub fn clone_for_worker<T: Clone>(operator: &T) -> T {
     operator.clone()
+}
+
+/// Spreads records over the workers in turn (Flink's `rebalance()`), for stateless work.
+#[derive(Debug, Clone, Default)]
+pub struct RoundRobin {
+    next: usize,
+}
+
+/// The rebalancing exchange after `rebalance()`, for records `T`.
+pub fn round_robin<T>(_input: Ty<T>) -> RoundRobin {
+    RoundRobin::default()
+}
+
+impl<T> Partitioner<T> for RoundRobin {
+    #[inline]
+    fn worker(&mut self, _record: &T, workers: usize) -> usize {
+        let w = self.next;
+        self.next = if w + 1 == workers { 0 } else { w + 1 };
+        w
+    }
 }

@@ -36,6 +36,10 @@ struct Cursor {
     timestamps: bool,
     /// A `watermarks` operator is upstream.
     watermarks: bool,
+    /// `rebalance()` was called: the next operator is across a round-robin exchange.
+    rebalanced: bool,
+    /// The records are results of an event-time window (and so are never late downstream).
+    windowed: bool,
 }
 
 /// A named stream.
@@ -74,6 +78,8 @@ struct Checker<'e> {
     sinks: usize,
     /// A stream name could not be resolved: "never used" errors would only echo that typo.
     unresolved: bool,
+    /// For each node, whether it runs behind an exchange (once per worker).
+    parallel: Vec<bool>,
 }
 
 /// Checks a parsed pipeline and builds its graph; errors go to `errors`.
@@ -94,6 +100,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         sources: 0,
         sinks: 0,
         unresolved: false,
+        parallel: Vec::new(),
     };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
@@ -251,11 +258,19 @@ fn inner_call(expr: &Expr) -> Option<(syn::Ident, Vec<Expr>, Span)> {
 }
 
 impl Checker<'_> {
+    /// Whether an operator reading from `c` runs once per worker, behind an exchange.
+    fn behind_exchange(&self, c: &Cursor) -> bool {
+        c.rebalanced || c.shape == Shape::Keyed || self.parallel.get(c.node).copied().unwrap_or(false)
+    }
+
     fn add(&mut self, kind: NodeKind, span: Span, input: Option<Cursor>) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(Node { kind, span });
+        self.parallel.push(input.is_some_and(|c| self.behind_exchange(&c)));
         if let Some(from) = input {
-            let exchange = if from.shape == Shape::Keyed {
+            let exchange = if from.rebalanced {
+                Exchange::Rebalance
+            } else if from.shape == Shape::Keyed {
                 Exchange::Hash
             } else {
                 Exchange::Forward
@@ -395,6 +410,8 @@ impl Checker<'_> {
                         shape: Shape::Plain,
                         timestamps: true,
                         watermarks: false,
+                        rebalanced: false,
+                        windowed: false,
                     })
                 }
                 "watermarks" => {
@@ -402,6 +419,13 @@ impl Checker<'_> {
                         self.errors.push(
                             span,
                             "watermarks need timestamps: call `.timestamps(|r| r.ts_ms)` before `.watermarks(…)`",
+                        );
+                    } else if self.behind_exchange(&input) {
+                        // A generator behind an exchange would see one worker's share of the
+                        // stream, so lateness would depend on the parallelism.
+                        self.errors.push(
+                            span,
+                            "watermarks must be generated before the first `key_by`/`rebalance`, where the whole stream is seen in order: move `.timestamps(…).watermarks(…)` up, right after the source",
                         );
                     }
                     self.watermark_strategy(&arg.expect("arity")).map(|s| {
@@ -450,8 +474,28 @@ impl Checker<'_> {
                     sunk = Some(span);
                     None
                 }
+                "rebalance" => {
+                    if input.shape == Shape::Keyed {
+                        self.errors.push(
+                            span,
+                            "`rebalance()` after `key_by(…)` would undo the keying: rebalance before `key_by`, or drop one of them",
+                        );
+                        None
+                    } else {
+                        Some(Cursor {
+                            rebalanced: true,
+                            ..input
+                        })
+                    }
+                }
                 _ => unreachable!("every operator in ops::OPERATORS is handled"),
             };
+            // Only the operator right after `rebalance()` is across its exchange.
+            if name != "rebalance"
+                && let Some(c) = cur.as_mut()
+            {
+                c.rebalanced = false;
+            }
         }
         if let Some(w) = window.filter(|w| w.valid) {
             self.errors.push(
@@ -625,6 +669,8 @@ impl Checker<'_> {
             shape: Shape::Plain,
             timestamps: false,
             watermarks: false,
+            rebalanced: false,
+            windowed: false,
         })
     }
 
@@ -746,6 +792,18 @@ impl Checker<'_> {
                         "an event-time window needs {missing} before `.key_by(…)`, or use `tumbling_processing_time(…)`"
                     ),
                 );
+            } else if time == TimeKind::EventTime
+                && self.parallel.get(input.node).copied().unwrap_or(false)
+                && !input.windowed
+            {
+                // Behind a rebalance or a second exchange, records from several workers
+                // interleave in an order that depends on the parallelism, so deciding which
+                // are late would too. Window results are never late, so windows over them are
+                // fine.
+                self.errors.push(
+                    ident.span(),
+                    "this event-time window would judge lateness after records crossed a `rebalance()` or a second `key_by`, where their order depends on the parallelism: window before that exchange, or window the results of a window",
+                );
             }
         }
         Some(PendingWindow {
@@ -847,6 +905,7 @@ impl Checker<'_> {
                     node: id,
                     port: 1,
                     shape: Shape::Plain,
+                    windowed: false,
                     ..input
                 },
             );
@@ -855,6 +914,7 @@ impl Checker<'_> {
             node: id,
             port: 0,
             shape: Shape::Plain,
+            windowed: w.time == TimeKind::EventTime,
             ..input
         })
     }
@@ -903,6 +963,8 @@ impl Cursor {
             shape: Shape::Plain,
             timestamps: false,
             watermarks: false,
+            rebalanced: false,
+            windowed: false,
         }
     }
 }

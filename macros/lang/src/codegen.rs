@@ -64,19 +64,23 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 let link = local("l", head);
                 let c = local("c", head);
                 let hp = runtime(graph.nodes[head].span);
-                let c = if is_keyed(&graph.nodes[head].kind) {
-                    quote!(#c)
-                } else {
+                let c = if edge.exchange == Exchange::Hash && !is_keyed(&graph.nodes[head].kind) {
                     quote!(#hp::ops::unkey(#c))
+                } else {
+                    quote!(#c)
                 };
                 let input = ty(edge.from, edge.port);
                 let parallel_producers = graph.input(plan.chains[plan.chain_of[edge.from]].nodes[0]).is_some();
                 let span = graph.nodes[head].span;
                 let sp = runtime(span);
+                let partitioner = match edge.exchange {
+                    Exchange::Rebalance => quote_spanned!(span=> #sp::exchange::round_robin(#input)),
+                    _ => quote_spanned!(span=> #sp::exchange::by_key_group(#input, #max_par)),
+                };
                 wiring.push(quote_spanned! {span=>
                     let mut #link = #sp::Env::connect(
                         #env,
-                        #sp::exchange::by_key_group(#input, #max_par),
+                        #partitioner,
                         #parallel_producers,
                         |_| { #(#body)* #c },
                     );
@@ -154,7 +158,7 @@ fn downstream(graph: &Graph, id: NodeId, port: usize) -> TokenStream {
                 let c = local("c", e.to);
                 quote!(#c)
             }
-            Exchange::Hash => {
+            Exchange::Hash | Exchange::Rebalance => {
                 let l = local("l", e.to);
                 quote!(#l.output())
             }

@@ -61,6 +61,8 @@ pub enum Exchange {
     Forward,
     /// Partitioned by key (after `key_by`): a chain boundary.
     Hash,
+    /// Spread over the workers in turn (after `rebalance()`): a chain boundary.
+    Rebalance,
 }
 
 /// A stream from output `port` of `from` into `to`.

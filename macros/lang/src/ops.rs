@@ -42,6 +42,7 @@ pub const OPERATORS: &[Word] = &[
     w("timestamps", "timestamps(|r| r.ts_ms)", 1),
     w("watermarks", "watermarks(bounded_out_of_orderness(5s))", 1),
     w("key_by", "key_by(|r| r.key)", 1),
+    w("rebalance", "rebalance()", 0),
     w("reduce", "reduce(|a, b| …)", 1),
     w("window", "window(tumbling(10s))", 1),
     w("sink", "sink(stdout())", 1),

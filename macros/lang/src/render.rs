@@ -35,8 +35,10 @@ fn edge_label(port: usize, exchange: Exchange) -> String {
     if port == 1 {
         parts.push("late");
     }
-    if exchange == Exchange::Hash {
-        parts.push("hash(key)");
+    match exchange {
+        Exchange::Forward => {}
+        Exchange::Hash => parts.push("hash(key)"),
+        Exchange::Rebalance => parts.push("rebalance"),
     }
     parts.join(", ")
 }

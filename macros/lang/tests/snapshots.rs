@@ -102,3 +102,22 @@ fn generator_with_aggregate_and_processing_time() {
         },
     );
 }
+
+#[test]
+fn rebalance_and_two_exchanges() {
+    snapshot(
+        "rebalance_two_exchanges",
+        quote! {
+            job { name: "rollup", parallelism: 4, max_parallelism: 64 }
+            let counts = stdin_lines()
+                .timestamps(|_| 0)
+                .watermarks(monotonous())
+                .key_by(|l| l.len())
+                .window(tumbling(1min))
+                .drop_late_data()
+                .count();
+            counts.rebalance().map(|r| r.value).sink(stdout());
+            counts.key_by(|r| r.value).reduce(|a, _b| a).sink(stdout());
+        },
+    );
+}

@@ -17,16 +17,16 @@
 //! outputs. Results carry the timestamp `end - 1`. Windows fire in order of their end; the keys
 //! of one window in the order they first appeared in it.
 //!
-//! The state is a `BTreeMap` from window start to a [`KeyTable`] (key → accumulator, in
-//! first-arrival order), plus the watermark at which something next fires or is cleaned up,
-//! so a record costs one ordered-map lookup among the few open windows and one hash lookup,
-//! and a watermark that triggers nothing costs one comparison.
+//! The state is the list of open windows in order of start, each with a [`KeyTable`] (key →
+//! accumulator, in first-arrival order), plus the watermark at which something next fires or
+//! is cleaned up. A record almost always belongs to one of the two newest windows, so it is
+//! matched against them by two comparisons each, with no division and no ordered-map search;
+//! only a record for another window computes its window and binary-searches the list. Then it
+//! costs one hash lookup, and a watermark that triggers nothing costs one comparison.
 
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::hash::Hash;
 use std::marker::PhantomData;
 
@@ -101,7 +101,7 @@ impl<K, T, A: AggregateFunction<T>> EventTimeWindow<K, T, A> {
             size: self.size,
             lateness: self.lateness,
             agg: self.agg,
-            windows: BTreeMap::new(),
+            windows: Vec::new(),
             spare: Vec::new(),
             wm: crate::MIN_WATERMARK,
             next_action: Timestamp::MAX,
@@ -117,14 +117,23 @@ impl<K, T, A: AggregateFunction<T>> EventTimeWindow<K, T, A> {
 /// How many emptied key tables are kept for reuse by the next windows.
 const SPARE_TABLES: usize = 4;
 
+/// One open window `[start, end)` and its keys' accumulators.
+struct OpenWindow<K, Acc> {
+    start: i64,
+    /// `start + size`, saturated at `i64::MAX`.
+    end: i64,
+    table: KeyTable<K, Acc>,
+}
+
 /// The running event-time window operator, built by [`EventTimeWindow::into_collector`]; see
 /// [`event_time_window`] for its rules.
 pub struct EventTimeWindowCollector<K, T, A: AggregateFunction<T>, M, L> {
     size: i64,
     lateness: i64,
     agg: A,
-    /// Open windows by start time (so also by end), each with its keys' accumulators.
-    windows: BTreeMap<i64, KeyTable<K, A::Acc>>,
+    /// Open windows in increasing order of start (so also of end), each with its keys'
+    /// accumulators. Invariant: every window's cleanup time is after the watermark.
+    windows: Vec<OpenWindow<K, A::Acc>>,
     /// Emptied tables, kept with their capacity for the next windows.
     spare: Vec<KeyTable<K, A::Acc>>,
     /// The current watermark.
@@ -141,39 +150,45 @@ pub struct EventTimeWindowCollector<K, T, A: AggregateFunction<T>, M, L> {
 
 impl<K, T, A: AggregateFunction<T>, M, L> EventTimeWindowCollector<K, T, A, M, L> {
     #[inline]
-    fn end_of(&self, start: i64) -> i64 {
-        start.saturating_add(self.size)
-    }
-
-    #[inline]
     fn cleanup_of(&self, max_ts: i64) -> i64 {
         max_ts.saturating_add(self.lateness)
     }
 
-    /// The smallest start of a window whose last millisecond is after `wm` (not yet fired),
-    /// or `None` if no window can be after `wm`.
-    fn first_unfired_start(&self, wm: Timestamp) -> Option<i64> {
-        // end - 1 > wm  <=>  start > wm + 1 - size  <=>  start >= wm + 2 - size
-        // (a window whose end saturates at i64::MAX starts after i64::MAX - size, so this
-        // bound does not skip it).
-        let lo = wm as i128 + 2 - self.size as i128;
-        if lo > i64::MAX as i128 {
-            None
+    /// Whether `ts` lies in `w`: `start <= ts < start + size`, exact even when `end`
+    /// saturated (`ts - start` is computed as the unsigned distance).
+    #[inline]
+    fn contains(&self, w: &OpenWindow<K, A::Acc>, ts: Timestamp) -> bool {
+        ts >= w.start && (ts.wrapping_sub(w.start) as u64) < self.size as u64
+    }
+
+    /// The index of the open window containing `ts`, if it is one of the two newest (where
+    /// nearly every record goes).
+    #[inline]
+    fn newest_containing(&self, ts: Timestamp) -> Option<usize> {
+        let n = self.windows.len();
+        if n >= 1 && self.contains(&self.windows[n - 1], ts) {
+            Some(n - 1)
+        } else if n >= 2 && self.contains(&self.windows[n - 2], ts) {
+            Some(n - 2)
         } else {
-            Some(lo.max(i64::MIN as i128) as i64)
+            None
         }
+    }
+
+    /// The index of the first window whose last millisecond is after `wm` (not fired yet), or
+    /// the number of windows if there is none.
+    fn first_unfired(&self, wm: Timestamp) -> usize {
+        self.windows.partition_point(|w| w.end - 1 <= wm)
     }
 
     /// Recomputes [`next_action`](Self::next_action) from the open windows.
     fn recompute_next_action(&mut self) {
         let mut next = Timestamp::MAX;
-        if let Some(&start) = self.windows.keys().next() {
-            next = self.cleanup_of(self.end_of(start) - 1);
+        if let Some(w) = self.windows.first() {
+            next = self.cleanup_of(w.end - 1);
         }
-        if let Some(lo) = self.first_unfired_start(self.wm)
-            && let Some(&start) = self.windows.range(lo..).next().map(|(s, _)| s)
-        {
-            next = next.min(self.end_of(start) - 1);
+        if let Some(w) = self.windows.get(self.first_unfired(self.wm)) {
+            next = next.min(w.end - 1);
         }
         self.next_action = next;
     }
@@ -199,14 +214,9 @@ where
         // 1. Windows past their cleanup time: fire them if they have not fired yet (moving
         //    the keys out, as the state is dropped), then recycle their tables. They form a
         //    prefix of the windows, as the cleanup time grows with the start.
-        while let Some(entry) = self.windows.first_entry() {
-            let start = *entry.key();
-            let end = start.saturating_add(self.size);
+        let gone = self.windows.partition_point(|w| self.cleanup_of(w.end - 1) <= wm);
+        for OpenWindow { start, end, mut table } in self.windows.drain(..gone) {
             let max_ts = end - 1;
-            if max_ts.saturating_add(self.lateness) > wm {
-                break;
-            }
-            let mut table = entry.remove();
             if max_ts > old {
                 for (key, acc) in table.drain() {
                     let value = self.agg.get_result(&acc);
@@ -221,31 +231,47 @@ where
         }
         // 2. Windows that reach their last millisecond but stay open for late records: fire
         //    them, cloning the keys. They all come after the windows of step 1.
-        if let Some(lo) = self.first_unfired_start(old) {
-            for (&start, table) in self.windows.range(lo..) {
-                let end = start.saturating_add(self.size);
-                let max_ts = end - 1;
-                if max_ts > wm {
-                    break;
-                }
-                if max_ts <= old {
-                    continue; // only a window whose end saturated at i64::MAX can be here
-                }
-                for (key, acc) in table.entries() {
-                    let value = self.agg.get_result(acc);
-                    self.main.record(
-                        WindowResult {
-                            key: key.clone(),
-                            start,
-                            end,
-                            value,
-                        },
-                        max_ts,
-                    );
-                }
+        for w in &self.windows[self.first_unfired(old)..] {
+            let max_ts = w.end - 1;
+            if max_ts > wm {
+                break;
+            }
+            for (key, acc) in w.table.entries() {
+                let value = self.agg.get_result(acc);
+                self.main.record(
+                    WindowResult {
+                        key: key.clone(),
+                        start: w.start,
+                        end: w.end,
+                        value,
+                    },
+                    max_ts,
+                );
             }
         }
         self.recompute_next_action();
+    }
+
+    /// The index of the open window for a record at `ts` that is in neither of the two newest
+    /// windows, opening the window if needed; `None` if the record is late.
+    #[cold]
+    #[inline(never)]
+    fn locate_or_open(&mut self, ts: Timestamp) -> Option<usize> {
+        // Only a record without timestamp (i64::MIN) has no window: it is late forever.
+        let (start, end) = tumbling(ts, self.size)?;
+        let max_ts = end - 1;
+        let cleanup = self.cleanup_of(max_ts);
+        if cleanup <= self.wm {
+            return None;
+        }
+        let at = self.windows.partition_point(|w| w.start < start);
+        if self.windows.get(at).is_some_and(|w| w.start == start) {
+            return Some(at);
+        }
+        self.next_action = self.next_action.min(if max_ts > self.wm { max_ts } else { cleanup });
+        let table = self.spare.pop().unwrap_or_default();
+        self.windows.insert(at, OpenWindow { start, end, table });
+        Some(at)
     }
 }
 
@@ -264,27 +290,16 @@ where
 
     #[inline]
     fn record(&mut self, (key, value): (K, T), ts: Timestamp) {
-        let Some((start, end)) = tumbling(ts, self.size) else {
-            // Only a record without timestamp (i64::MIN) has no window: it is late forever.
+        // An open window is never past its cleanup time (see `windows`), so a record for one
+        // is not late.
+        let Some(w) = self.newest_containing(ts).or_else(|| self.locate_or_open(ts)) else {
             return self.send_late(value, ts);
         };
-        let max_ts = end - 1;
-        let cleanup = max_ts.saturating_add(self.lateness);
-        if cleanup <= self.wm {
-            return self.send_late(value, ts);
-        }
-        let table = match self.windows.entry(start) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => {
-                let at = if max_ts > self.wm { max_ts } else { cleanup };
-                self.next_action = self.next_action.min(at);
-                v.insert(self.spare.pop().unwrap_or_default())
-            }
-        };
+        let OpenWindow { start, end, table } = &mut self.windows[w];
         let agg = &mut self.agg;
         let idx = table.find_or_insert_with(key, || agg.create_accumulator());
         agg.add(table.value_mut(idx), value);
-        if max_ts <= self.wm {
+        if *end - 1 <= self.wm {
             // A late firing: the window has fired already (or its end passed before its first
             // record); Flink's EventTimeTrigger fires again on every element.
             let (key, acc) = table.entry(idx);
@@ -292,11 +307,11 @@ where
             self.main.record(
                 WindowResult {
                     key: key.clone(),
-                    start,
-                    end,
+                    start: *start,
+                    end: *end,
                     value,
                 },
-                max_ts,
+                *end - 1,
             );
         }
     }

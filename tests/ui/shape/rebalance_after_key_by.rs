@@ -1,0 +1,17 @@
+use fuseflow::pipeline;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Click {
+    user: String,
+    ts: i64,
+}
+
+fn main() {
+    let _job = pipeline! {
+        csv::<Click>("clicks.csv")
+            .key_by(|c| c.user.clone())
+            .rebalance()
+            .map(|c| c.ts)
+            .sink(stdout());
+    };
+}
