@@ -20,6 +20,12 @@ fn dead_letters(path: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn malformed_csv_rows_are_dead_lettered_and_the_rest_delivered() {
+    for p in [1, 2, 4] {
+        malformed_csv_rows_at(p);
+    }
+}
+
+fn malformed_csv_rows_at(parallelism: usize) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("readings.csv");
     let mut f = std::fs::File::create(&input).unwrap();
@@ -30,13 +36,15 @@ fn malformed_csv_rows_are_dead_lettered_and_the_rest_delivered() {
     let path = input.to_str().unwrap().to_owned();
     let job = pipeline! {
         let readings = csv::<Reading>(path);
-        readings.sink(collect(out));
+        readings.key_by(|r| r.sensor.clone()).sink(collect(out));
     };
     let summary = job
         .with_dead_letter(DeadLetterTarget::File(dead.to_str().unwrap().into()))
+        .with_parallelism(parallelism)
         .run()
         .unwrap();
-    let got: Vec<String> = out.take().into_iter().map(|r| r.sensor).collect();
+    let mut got: Vec<String> = out.take().into_iter().map(|r| r.sensor).collect();
+    got.sort();
     assert_eq!(got, ["s1", "s4"]);
     assert_eq!(
         (summary.records_in, summary.records_out, summary.dead_lettered),

@@ -19,7 +19,7 @@ mod shadowed {
     mod core {}
     mod std {}
 
-    pub fn run() -> ::std::vec::Vec<u64> {
+    pub fn run(parallelism: usize) -> ::std::vec::Vec<u64> {
         let out = fuseflow::Collected::new();
         let job = fuseflow::pipeline! {
             job { name: "hygiene" }
@@ -39,13 +39,17 @@ mod shadowed {
         let __job = 0;
         let __n0 = 0;
         let _ = (__job, __n0);
-        job.run().expect("job runs");
-        out.take()
+        job.with_parallelism(parallelism).run().expect("job runs");
+        let mut got = out.take();
+        got.sort();
+        got
     }
 }
 
 #[test]
 fn pipeline_expands_in_a_module_that_shadows_the_prelude() {
     // Windows of 2 s: [0,2000) holds 1; [2000,4000) holds 2 and 3; [4000,6000) holds 4 and 5.
-    assert_eq!(shadowed::run(), vec![1, 2, 3, 4, 5]);
+    for p in [1, 2, 4] {
+        assert_eq!(shadowed::run(p), vec![1, 2, 3, 4, 5]);
+    }
 }
