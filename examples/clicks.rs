@@ -7,11 +7,31 @@
 //! `late_clicks` side output), and three sinks.
 //!
 //! ```text
-//! cargo run --release --example clicks [-- <input.csv> <output-dir> [--parallelism <p>]]
+//! cargo run --release --example clicks [-- <input.csv> <output-dir> [--parallelism <p>] …]
 //! ```
+//!
+//! Besides its two positional arguments it takes every job flag (`--help` lists them):
+//! `--input clicks=<path>` replaces the input, `--output late_clicks=<path>` the late-clicks
+//! output, `--explain` prints the fused plan.
 
+use clap::Parser;
+use fuseflow::cli::JobArgs;
 use fuseflow::pipeline;
 use std::process::ExitCode;
+
+/// Counts clicks per user in 10-second event-time windows.
+#[derive(Debug, Parser)]
+#[command(name = "clicks", version)]
+struct Args {
+    /// The clicks CSV file (columns user,url,ts)
+    #[arg(default_value = "examples/data/clicks.csv")]
+    input: String,
+    /// Where to write clicks_per_user.csv, late_clicks.jsonl and dead_letters.jsonl
+    #[arg(default_value = "out")]
+    output_dir: String,
+    #[command(flatten)]
+    job: JobArgs,
+}
 
 /// One page view.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -23,25 +43,11 @@ struct Click {
 }
 
 fn main() -> ExitCode {
-    let mut positional = Vec::new();
-    let mut parallelism = 1;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--parallelism" || arg == "-p" {
-            match args.next().and_then(|v| v.parse().ok()).filter(|p: &usize| *p > 0) {
-                Some(p) => parallelism = p,
-                None => {
-                    eprintln!("error: --parallelism needs a positive whole number");
-                    return ExitCode::from(2);
-                }
-            }
-        } else {
-            positional.push(arg);
-        }
-    }
-    let mut positional = positional.into_iter();
-    let input = positional.next().unwrap_or_else(|| "examples/data/clicks.csv".into());
-    let out = positional.next().unwrap_or_else(|| "out".into());
+    let args = match fuseflow::cli::parse::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let (input, out) = (args.input, args.output_dir);
     let (counts_csv, late_jsonl, dead) = (
         format!("{out}/clicks_per_user.csv"),
         format!("{out}/late_clicks.jsonl"),
@@ -64,18 +70,14 @@ fn main() -> ExitCode {
         per_user.sink(csv(counts_csv));
         late_clicks.sink(json_lines(late_jsonl));
     };
-    let job = job
-        .with_dead_letter(fuseflow::DeadLetterTarget::File(dead))
-        .with_parallelism(parallelism);
-    match job.run() {
-        Ok(summary) => {
-            eprintln!("{summary}");
+    // The output directory's dead-letter file, unless `--dead-letter` says otherwise.
+    let job = job.with_dead_letter(fuseflow::DeadLetterTarget::File(dead));
+    match fuseflow::cli::execute(job, &args.job) {
+        Ok(fuseflow::cli::Outcome::Ran(_)) if !args.job.quiet => {
             eprintln!("results in {out}/: clicks_per_user.csv, late_clicks.jsonl, dead_letters.jsonl");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
 }

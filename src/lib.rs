@@ -40,7 +40,10 @@
 //!
 //! The DSL is documented in `docs/dsl.md`, the event-time semantics in `docs/semantics.md`.
 
+pub use fuseflow_runtime::cli::{self, main};
+pub use fuseflow_runtime::ops::{KeyedProcessFunction, ProcessContext};
 pub use fuseflow_runtime::sink::Folded;
+pub use fuseflow_runtime::state;
 pub use fuseflow_runtime::{
     AggregateFunction, Collected, Collector, DeadLetter, DeadLetterTarget, Job, JobError, JobSpec, JobSummary,
     Timestamp, WindowResult,

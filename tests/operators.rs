@@ -266,3 +266,53 @@ fn rebalance_spreads_stateless_work_over_the_workers() {
         (0..1000u64).map(|i| i * 2).filter(|i| i % 3 == 0).collect::<Vec<_>>()
     );
 }
+
+/// Sums amounts per key and emits the sum one second (event time) after the key's last
+/// record: Flink's canonical KeyedProcessFunction with value state and event-time timers.
+#[derive(Clone, Default)]
+struct SumAfterQuiet {
+    sum: fuseflow::state::ValueState<i64>,
+    last: fuseflow::state::ValueState<i64>,
+}
+
+impl fuseflow::KeyedProcessFunction<u8, Sale> for SumAfterQuiet {
+    type Out = (u8, i64);
+    fn open(&mut self, states: &mut fuseflow::state::StateRegistry) {
+        self.sum = states.value("sum");
+        self.last = states.value("last");
+    }
+    fn process_element(&mut self, sale: Sale, ctx: &mut fuseflow::ProcessContext<'_, u8, (u8, i64)>) {
+        ctx.value(self.sum).update_with(|| 0, |s| *s += sale.amount);
+        if let Some(previous) = ctx.value(self.last).get() {
+            ctx.delete_event_time_timer(previous + 1000);
+        }
+        ctx.value(self.last).update(sale.ts);
+        ctx.register_event_time_timer(sale.ts + 1000);
+    }
+    fn on_timer(&mut self, _ts: i64, ctx: &mut fuseflow::ProcessContext<'_, u8, (u8, i64)>) {
+        let key = *ctx.key();
+        let sum = ctx.value(self.sum).get().unwrap_or(0);
+        ctx.value(self.sum).clear();
+        ctx.collect((key, sum));
+    }
+}
+
+#[test]
+fn keyed_process_function_with_state_and_timers() {
+    let out = at_every_parallelism(|p| {
+        let out = Collected::new();
+        let job = pipeline! {
+            from_iter(sales())
+                .timestamps(|s| s.ts)
+                .watermarks(monotonous())
+                .key_by(|s| s.shop)
+                .process(SumAfterQuiet::default())
+                .sink(collect(out));
+        };
+        job.with_parallelism(p).run().unwrap();
+        out.take()
+    });
+    // Shop 1: 100, 900, 1100 → timer 2100; shop 2: 200, 1900 → timer 2900 (the 1200 one was
+    // deleted). Both fire at the end of input, in timestamp order.
+    assert_eq!(out, vec![(1, 12), (2, 8)]);
+}

@@ -3,6 +3,8 @@
 //! out-of-orderness of 500 ms, 1 s tumbling event-time windows per key with sum and count,
 //! and a sink that folds every result into the checksums `R`, `C`, `S`.
 
+use clap::{CommandFactory, Parser};
+use fuseflow::cli::{JobArgs, Outcome};
 use fuseflow::{AggregateFunction, WindowResult, pipeline};
 use std::process::ExitCode;
 
@@ -75,42 +77,32 @@ impl Checksum {
     }
 }
 
-/// `<N> [--parallelism <p>]`, with a message for anything else.
-fn parse_args(name: &str) -> Result<(u64, usize), String> {
-    let usage = format!("usage: {name} <N> [--parallelism <p>]");
-    let mut n = 1_000;
-    let mut parallelism = 1;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--parallelism" || arg == "-p" {
-            let v = args
-                .next()
-                .ok_or_else(|| format!("--parallelism needs a value\n{usage}"))?;
-            parallelism = match v.parse() {
-                Ok(p) if p > 0 => p,
-                _ => {
-                    return Err(format!(
-                        "the parallelism must be a positive whole number, not `{v}`\n{usage}"
-                    ));
-                }
-            };
-        } else {
-            n = arg
-                .parse()
-                .map_err(|e| format!("the event count must be a whole number ({e})\n{usage}"))?;
-        }
-    }
-    Ok((n, parallelism))
+/// `<N>` and the job flags (`--parallelism`, …).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Number of events to generate
+    #[arg(value_name = "N", default_value = "1000", value_parser = parse_count)]
+    n: u64,
+    #[command(flatten)]
+    job: JobArgs,
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    s.replace('_', "")
+        .parse()
+        .map_err(|e| format!("the event count must be a whole number ({e})"))
 }
 
 /// Runs the workload with `keys` keys; `N` is the first command-line argument.
-pub fn main(name: &str, keys: u64) -> ExitCode {
-    let (n, parallelism) = match parse_args(name) {
+pub fn main(name: &'static str, keys: u64) -> ExitCode {
+    let args = Args::command().name(name).about(format!(
+        "Benchmark workload {}: N events, 1 s tumbling windows over {keys} keys; prints R=… C=… S=… late=…",
+        name.to_uppercase()
+    ));
+    let Args { n, job: job_args } = match fuseflow::cli::parse_with::<Args>(args, std::env::args_os()) {
         Ok(args) => args,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let sums = fuseflow::Folded::new();
     let job = pipeline! {
@@ -124,23 +116,23 @@ pub fn main(name: &str, keys: u64) -> ExitCode {
             .aggregate(SumCount)
             .sink(fold(sums, Checksum::default(), |acc, r| acc.add(&r)));
     };
-    match job.with_parallelism(parallelism).run() {
-        Ok(summary) => {
+    match fuseflow::cli::execute(job, &job_args) {
+        Ok(Outcome::Ran(summary)) => {
             let checksum = sums.take().into_iter().fold(Checksum::default(), Checksum::merge);
             println!(
                 "R={} C={} S={} late={}",
                 checksum.r, checksum.c, checksum.s, summary.late
             );
             let secs = summary.elapsed.as_secs_f64();
-            eprintln!(
-                "{name}: {n} events in {secs:.3} s ({:.1} M events/s)",
-                n as f64 / secs / 1e6
-            );
+            if !job_args.quiet {
+                eprintln!(
+                    "{name}: {n} events in {secs:.3} s ({:.1} M events/s)",
+                    n as f64 / secs / 1e6
+                );
+            }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(Outcome::Explained) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
 }

@@ -98,6 +98,10 @@ pub struct Env<'a> {
     parallelism: usize,
     pub(crate) sources: Vec<(&'static str, crate::job::Task<'a>)>,
     pub(crate) workers: Vec<Worker<'a>>,
+    /// Paths to read instead of a file source's own, by source name (`--input`).
+    pub(crate) input_overrides: std::collections::BTreeMap<String, crate::source::InputPaths>,
+    /// The names of the sources that read files.
+    pub(crate) file_sources: Vec<&'static str>,
 }
 
 /// A worker loop, ready to move to its thread.
@@ -109,6 +113,8 @@ impl<'a> Env<'a> {
             parallelism: parallelism.max(1),
             sources: Vec::new(),
             workers: Vec::new(),
+            input_overrides: Default::default(),
+            file_sources: Vec::new(),
         }
     }
 
@@ -118,14 +124,23 @@ impl<'a> Env<'a> {
     }
 
     /// Adds a task: `source` drives the fused chain `head` on the job's own thread.
+    ///
+    /// A file source named in the job's input overrides reads the overriding paths.
     pub fn add_source<S, C>(&mut self, name: &'static str, source: S, mut head: C)
     where
         S: crate::Source + 'a,
         C: Collector<S::Item> + 'a,
     {
-        let task = move |ctx: &TaskContext| -> Result<(), JobError> {
+        let mut source = source;
+        if let Some(paths) = source.input_paths_mut() {
+            self.file_sources.push(name);
+            if let Some(other) = self.input_overrides.get(name) {
+                *paths = other.clone();
+            }
+        }
+        let task = move |ctx: &TaskContext| -> Result<crate::job::Run<'a>, JobError> {
             head.open(ctx)?;
-            source.run(name, &mut head, ctx)
+            Ok(Box::new(move |ctx: &TaskContext| source.run(name, &mut head, ctx)))
         };
         self.sources.push((name, Box::new(task)));
     }
@@ -163,11 +178,19 @@ impl<'a> Env<'a> {
             let (recycle_tx, recycle_rx) = bounded::<Vec<Message<R>>>(CHANNEL_CAPACITY + 2);
             senders.push((tx, recycle_rx));
             let mut instance = chain(worker);
-            self.workers
-                .push(Box::new(move |ctx: &TaskContext| match instance.open(ctx) {
-                    Ok(()) => drain(&rx, &recycle_tx, producers, &mut instance),
-                    Err(e) => ctx.fail(e),
-                }));
+            self.workers.push(Box::new(move |ctx: &TaskContext| {
+                // Failures are recorded before the job hears that this worker is open.
+                match instance.open(ctx) {
+                    Ok(()) => {
+                        ctx.task_opened();
+                        drain(&rx, &recycle_tx, producers, &mut instance)
+                    }
+                    Err(e) => {
+                        ctx.fail(e);
+                        ctx.task_opened();
+                    }
+                }
+            }));
         }
         Link {
             direct: None,

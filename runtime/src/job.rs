@@ -8,9 +8,10 @@
 use crate::collector::Collector;
 use crate::dead_letter::{DeadLetter, DeadLetterOutput, DeadLetterTarget};
 use crate::exchange::Env;
-use crate::source::Source;
+use crate::source::{InputPaths, Source};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The job settings written in the `job { … }` block of `pipeline!`.
@@ -26,6 +27,12 @@ pub struct JobSpec {
     pub dead_letter: DeadLetterTarget,
     /// The fused plan as text, for `--explain` and logs.
     pub plan: &'static str,
+    /// The fused plan as a Mermaid flowchart, for `--explain mermaid` ("" when not generated).
+    pub plan_mermaid: &'static str,
+    /// The fused plan as a Graphviz `dot` graph, for `--explain dot` ("" when not generated).
+    pub plan_dot: &'static str,
+    /// The version of the crate that defines the job, for `--version` ("" when unknown).
+    pub version: &'static str,
 }
 
 impl Default for JobSpec {
@@ -36,6 +43,9 @@ impl Default for JobSpec {
             max_parallelism: 128,
             dead_letter: DeadLetterTarget::Stderr,
             plan: "",
+            plan_mermaid: "",
+            plan_dot: "",
+            version: "",
         }
     }
 }
@@ -83,13 +93,38 @@ pub struct Counters {
     pub late: AtomicU64,
     /// Malformed records sent to the dead-letter output.
     pub dead_lettered: AtomicU64,
+    /// Bytes read so far from bounded file inputs (for progress and metrics).
+    pub input_bytes: AtomicU64,
+    /// Total size of the bounded file inputs whose reading has started; 0 when no source
+    /// knows its size (generators, stdin).
+    pub input_bytes_total: AtomicU64,
+}
+
+/// Where a job reads and writes instead of the paths written in the pipeline
+/// (`--input name=path`, `--output name=path`), keyed by source or sink name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) inputs: BTreeMap<String, InputPaths>,
+    pub(crate) outputs: BTreeMap<String, String>,
+}
+
+/// Counts the tasks that have opened their operators, so a job can check its outputs'
+/// names before any record flows.
+#[derive(Debug, Default)]
+struct Opened {
+    count: Mutex<usize>,
+    changed: Condvar,
 }
 
 #[derive(Debug)]
 struct Shared {
-    counters: Counters,
+    counters: Arc<Counters>,
     dead_letters: Mutex<DeadLetterOutput>,
     errors: Mutex<Vec<JobError>>,
+    outputs: BTreeMap<String, String>,
+    /// Names of the file sinks opened so far.
+    sinks: Mutex<BTreeSet<String>>,
+    opened: Opened,
 }
 
 /// What every operator of a running job may reach: counters, the dead-letter output and the
@@ -100,19 +135,63 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    fn new(dead_letters: DeadLetterOutput) -> Self {
+    fn new(dead_letters: DeadLetterOutput, counters: Arc<Counters>, outputs: BTreeMap<String, String>) -> Self {
         TaskContext {
             shared: Arc::new(Shared {
-                counters: Counters::default(),
+                counters,
                 dead_letters: Mutex::new(dead_letters),
                 errors: Mutex::new(Vec::new()),
+                outputs,
+                sinks: Mutex::default(),
+                opened: Opened::default(),
             }),
         }
     }
 
     /// A context for driving operators outside a job (tests, docs): dead letters to stderr.
     pub fn detached() -> Self {
-        TaskContext::new(DeadLetterOutput::Stderr)
+        TaskContext::new(DeadLetterOutput::Stderr, Arc::default(), BTreeMap::new())
+    }
+
+    /// Called by a file sink named `sink` when it opens: records the name (so that an
+    /// `--output` naming no sink is reported) and returns the path to write instead of the
+    /// one in the pipeline, if the job was given one ([`Job::with_output`]).
+    pub fn output_override(&self, sink: &str) -> Option<&str> {
+        self.shared
+            .sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sink.to_owned());
+        self.shared.outputs.get(sink).map(String::as_str)
+    }
+
+    /// Signals that one task (a worker) has opened its operators.
+    pub(crate) fn task_opened(&self) {
+        let opened = &self.shared.opened;
+        *opened.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        opened.changed.notify_all();
+    }
+
+    /// Waits until `n` tasks have called [`TaskContext::task_opened`].
+    fn wait_opened(&self, n: usize) {
+        let opened = &self.shared.opened;
+        let mut count = opened.count.lock().unwrap_or_else(|p| p.into_inner());
+        while *count < n {
+            count = opened.changed.wait(count).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// An error naming the `--output` overrides that match no file sink, if any.
+    fn unknown_outputs(&self) -> Option<JobError> {
+        let sinks = self.shared.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        let unknown: Vec<&String> = self.shared.outputs.keys().filter(|k| !sinks.contains(*k)).collect();
+        (!unknown.is_empty()).then(|| {
+            JobError::Other(format!(
+                "no file sink named {} (file sinks: {})",
+                quoted(unknown),
+                names_or_none(sinks.iter())
+            ))
+        })
     }
 
     /// The job's counters.
@@ -139,13 +218,36 @@ impl TaskContext {
         self.shared.errors.lock().unwrap_or_else(|p| p.into_inner()).push(error);
     }
 
+    fn has_failed(&self) -> bool {
+        !self.shared.errors.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
     fn take_errors(&self) -> Vec<JobError> {
         std::mem::take(&mut *self.shared.errors.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
-/// A source task: drives its source and the chain behind it on the job's thread.
-pub(crate) type Task<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + 'a>;
+/// A source task: opens the chain behind its source, and returns what drives the source
+/// through it on the job's thread.
+pub(crate) type Task<'a> = Box<dyn FnOnce(&TaskContext) -> Result<Run<'a>, JobError> + 'a>;
+
+/// A source task whose chain is open: drives the source to the end of its input.
+pub(crate) type Run<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + 'a>;
+
+/// `` `a`, `b` `` for error messages.
+fn quoted<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// [`quoted`], or "none" for no names.
+fn names_or_none<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let list = quoted(names);
+    if list.is_empty() { "none".into() } else { list }
+}
 
 /// Wires (part of) a job once its parallelism is known.
 type Builder<'a> = Box<dyn FnOnce(&mut Env<'a>) + 'a>;
@@ -166,6 +268,8 @@ type Builder<'a> = Box<dyn FnOnce(&mut Env<'a>) + 'a>;
 pub struct Job<'a> {
     spec: JobSpec,
     builders: Vec<Builder<'a>>,
+    overrides: Overrides,
+    counters: Option<Arc<Counters>>,
 }
 
 impl<'a> Job<'a> {
@@ -174,6 +278,8 @@ impl<'a> Job<'a> {
         Job {
             spec,
             builders: Vec::new(),
+            overrides: Overrides::default(),
+            counters: None,
         }
     }
 
@@ -183,6 +289,8 @@ impl<'a> Job<'a> {
         Job {
             spec,
             builders: vec![Box::new(wire)],
+            overrides: Overrides::default(),
+            counters: None,
         }
     }
 
@@ -201,6 +309,32 @@ impl<'a> Job<'a> {
     /// Overrides where dead letters go (a command-line flag, a test's temporary file).
     pub fn with_dead_letter(mut self, target: DeadLetterTarget) -> Self {
         self.spec.dead_letter = target;
+        self
+    }
+
+    /// Reads `paths` instead of the paths written in the pipeline for the file source named
+    /// `source` (the `let` name in `pipeline!`; `--input source=path`).
+    ///
+    /// [`Job::run`] fails before reading anything if no file source has that name.
+    pub fn with_input(mut self, source: impl Into<String>, paths: impl Into<InputPaths>) -> Self {
+        self.overrides.inputs.insert(source.into(), paths.into());
+        self
+    }
+
+    /// Writes to `path` instead of the path written in the pipeline for the file sink named
+    /// `sink` (`--output sink=path`; see [`CsvSink::named`](crate::sink::CsvSink::named) for
+    /// how sinks are named).
+    ///
+    /// [`Job::run`] fails before any record flows if no file sink has that name.
+    pub fn with_output(mut self, sink: impl Into<String>, path: impl Into<String>) -> Self {
+        self.overrides.outputs.insert(sink.into(), path.into());
+        self
+    }
+
+    /// Counts into `counters` instead of fresh ones, so that another thread (a progress bar,
+    /// the metrics endpoint) can watch the job while it runs.
+    pub fn with_counters(mut self, counters: Arc<Counters>) -> Self {
+        self.counters = Some(counters);
         self
     }
 
@@ -225,14 +359,34 @@ impl<'a> Job<'a> {
     /// do not fail the job (they are dead-lettered and counted).
     pub fn run(self) -> Result<JobSummary, JobError> {
         let started = Instant::now();
-        let dead = DeadLetterOutput::open(&self.spec.dead_letter)?;
-        let ctx = TaskContext::new(dead);
         let mut env = Env::new(self.spec.parallelism);
+        env.input_overrides = self.overrides.inputs;
         for wire in self.builders {
             wire(&mut env);
         }
-        let Env { sources, workers, .. } = env;
+        let Env {
+            sources,
+            workers,
+            input_overrides,
+            file_sources,
+            ..
+        } = env;
+        let unknown: Vec<&String> = input_overrides
+            .keys()
+            .filter(|k| !file_sources.contains(&k.as_str()))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(JobError::Other(format!(
+                "no file source named {} (file sources: {})",
+                quoted(unknown),
+                names_or_none(&file_sources)
+            )));
+        }
+        let dead = DeadLetterOutput::open(&self.spec.dead_letter)?;
+        let counters = self.counters.unwrap_or_default();
+        let ctx = TaskContext::new(dead, counters, self.overrides.outputs);
         std::thread::scope(|scope| {
+            let n_workers = workers.len();
             for (i, worker) in workers.into_iter().enumerate() {
                 let worker_ctx = ctx.clone();
                 let spawned = std::thread::Builder::new()
@@ -240,10 +394,28 @@ impl<'a> Job<'a> {
                     .spawn_scoped(scope, move || worker(&worker_ctx));
                 if let Err(e) = spawned {
                     ctx.fail(JobError::Other(format!("cannot start a worker thread: {e}")));
+                    ctx.task_opened();
                 }
             }
+            // Open every chain first, so that a bad output name or an output that cannot be
+            // created stops the job before any record flows.
+            let mut runs = Vec::with_capacity(sources.len());
             for (_name, task) in sources {
-                if let Err(e) = task(&ctx) {
+                match task(&ctx) {
+                    Ok(run) => runs.push(run),
+                    Err(e) => ctx.fail(e),
+                }
+            }
+            ctx.wait_opened(n_workers);
+            if let Some(e) = ctx.unknown_outputs() {
+                ctx.fail(e);
+            }
+            if ctx.has_failed() {
+                // Dropping the source tasks ends the workers' inputs.
+                return;
+            }
+            for run in runs {
+                if let Err(e) = run(&ctx) {
                     ctx.fail(e);
                 }
             }

@@ -9,12 +9,14 @@
 //!   the window functions (`count`, `sum`, `min`, `max`, `avg`, `reduce`, any
 //!   [`AggregateFunction`]);
 //! - [`sink`]: stdout, CSV and JSON-lines files, and a collecting sink for tests;
-//! - [`Job`]: a built job, which runs its tasks and reports a [`JobSummary`].
+//! - [`Job`]: a built job, which runs its tasks and reports a [`JobSummary`];
+//! - [`cli`]: the command line every job binary gets ([`cli::main`]).
 //!
 //! Operators meet through the [`Collector`] trait: a chain of operators is a nest of generic
 //! structs, so rustc fuses it into one loop. Users normally do not name anything here: they
 //! write `pipeline! { … }` and the `fuseflow` crate re-exports what they need.
 
+pub mod cli;
 mod collector;
 pub mod dead_letter;
 pub mod exchange;
@@ -22,6 +24,7 @@ mod job;
 pub mod ops;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod window;
 
 pub use collector::{Collector, Discard, MAX_WATERMARK, MIN_WATERMARK, NO_TIMESTAMP, Tee, Timestamp, Ty};

@@ -80,6 +80,8 @@ struct Checker<'e> {
     unresolved: bool,
     /// For each node, whether it runs behind an exchange (once per worker).
     parallel: Vec<bool>,
+    /// How many sinks took each name so far.
+    sink_names: BTreeMap<String, usize>,
 }
 
 /// Checks a parsed pipeline and builds its graph; errors go to `errors`.
@@ -101,6 +103,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         sinks: 0,
         unresolved: false,
         parallel: Vec::new(),
+        sink_names: BTreeMap::new(),
     };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
@@ -296,7 +299,7 @@ impl Checker<'_> {
             Head::Stream(n) => n.span(),
             Head::Source(c) => c.name.span(),
         };
-        for call in &stmt.chain.ops {
+        for (index, call) in stmt.chain.ops.iter().enumerate() {
             let name = call.name.to_string();
             last_span = call.name.span();
             if let Some(sink_span) = sunk {
@@ -465,12 +468,34 @@ impl Checker<'_> {
                         })
                     }
                 }
+                "process" => {
+                    if input.shape != Shape::Keyed {
+                        self.errors.push(
+                            span,
+                            "`process` runs a keyed process function with keyed state and timers: add `.key_by(|r| r.key)` before it",
+                        );
+                        None
+                    } else {
+                        let id = self.add(NodeKind::KeyedProcess(arg.expect("arity")), span, Some(input));
+                        Some(Cursor {
+                            node: id,
+                            port: 0,
+                            shape: Shape::Plain,
+                            windowed: false,
+                            ..input
+                        })
+                    }
+                }
                 "window" => {
                     window = Some(self.window(call, Some(input)));
                     Some(input)
                 }
                 "sink" => {
-                    self.sink(call, input);
+                    let stream = match &stmt.chain.head {
+                        Head::Stream(s) if index == 0 => Some(s.to_string()),
+                        _ => None,
+                    };
+                    self.sink(call, input, stream);
                     sunk = Some(span);
                     None
                 }
@@ -919,7 +944,7 @@ impl Checker<'_> {
         })
     }
 
-    fn sink(&mut self, call: &Call, input: Cursor) {
+    fn sink(&mut self, call: &Call, input: Cursor, stream: Option<String>) {
         let arg = &call.args[0];
         let table = ops::SINKS;
         let Some((ident, args, paren)) = inner_call(arg) else {
@@ -943,9 +968,19 @@ impl Checker<'_> {
         if !arity(self.errors, &sink, word) {
             return;
         }
+        // Only file sinks can be overridden by name, so only they compete for names.
+        let base = stream.unwrap_or_else(|| format!("sink_{}", self.sinks));
+        let name = if matches!(word.name, "csv" | "json_lines") {
+            let seen = self.sink_names.entry(base.clone()).or_insert(0);
+            *seen += 1;
+            if *seen == 1 { base } else { format!("{base}_{seen}") }
+        } else {
+            base
+        };
         self.add(
             NodeKind::Sink {
                 kind: word.name.into(),
+                name,
                 args: sink.args,
             },
             ident.span(),

@@ -46,6 +46,8 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
         &st.dead_letter,
     );
     let plan_text = render(graph, plan, Format::Text);
+    let plan_mermaid = render(graph, plan, Format::Mermaid);
+    let plan_dot = render(graph, plan, Format::Dot);
 
     let mut typing = Vec::new();
     for id in 0..graph.nodes.len() {
@@ -98,6 +100,12 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 max_parallelism: #max_par,
                 dead_letter: #p::DeadLetterTarget::parse(#dead),
                 plan: #plan_text,
+                plan_mermaid: #plan_mermaid,
+                plan_dot: #plan_dot,
+                version: match ::core::option_env!("CARGO_PKG_VERSION") {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => "",
+                },
             };
             #(#typing)*
             #p::Job::build(__spec, move |#env| {
@@ -109,7 +117,10 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
 
 /// Whether an operator consumes `(key, record)` pairs (the others get the record alone).
 fn is_keyed(kind: &NodeKind) -> bool {
-    matches!(kind, NodeKind::KeyedReduce(_) | NodeKind::Window(_))
+    matches!(
+        kind,
+        NodeKind::KeyedReduce(_) | NodeKind::KeyedProcess(_) | NodeKind::Window(_)
+    )
 }
 
 /// The wiring of one chain, last operator first. In a chain behind an exchange (`per_worker`)
@@ -220,6 +231,14 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
         }
         NodeKind::KeyBy(f) => quote_spanned! {span=> let (#n, #out) = #p::ops::key_by(#input, #f); },
         NodeKind::KeyedReduce(f) => quote_spanned! {span=> let (#n, #out) = #p::ops::keyed_reduce(#input, #f); },
+        NodeKind::KeyedProcess(f) => {
+            let max_par = graph.settings.max_parallelism as usize;
+            let op_id = format!("process_{id}");
+            quote_spanned! {span=>
+                let (#n, #out) = #p::ops::keyed_process(#input, #f);
+                let #n = #n.with_max_parallelism(#max_par).with_operator_id(#op_id);
+            }
+        }
         NodeKind::Window(w) => {
             let agg = local("agg", id);
             let fspan = w.func.span;
@@ -243,7 +262,7 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
                 },
             }
         }
-        NodeKind::Sink { kind, args } => {
+        NodeKind::Sink { kind, name, args } => {
             let kind_ident = Ident::new(kind, span);
             if kind == "collect" {
                 let h = &args[0];
@@ -251,6 +270,8 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
             } else if kind == "fold" {
                 let (h, init, f) = (&args[0], &args[1], &args[2]);
                 quote_spanned! {span=> let #n = #p::sink::fold(#input, &(#h), #init, #f); }
+            } else if kind == "csv" || kind == "json_lines" {
+                quote_spanned! {span=> let #n = #p::sink::#kind_ident(#input #(, #args)*).named(#name); }
             } else {
                 quote_spanned! {span=> let #n = #p::sink::#kind_ident(#input #(, #args)*); }
             }

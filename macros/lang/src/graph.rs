@@ -174,12 +174,17 @@ pub enum NodeKind {
     KeyBy(Expr),
     /// Keyed running `reduce(f)`.
     KeyedReduce(Expr),
+    /// Keyed `process(f)`: a `KeyedProcessFunction` with keyed state and timers.
+    KeyedProcess(Expr),
     /// `window(…)` with everything up to its window function.
     Window(WindowSpec),
     /// `sink(kind(args))`.
     Sink {
-        /// `stdout`, `csv`, `json_lines`, `collect` or `for_each`.
+        /// `stdout`, `csv`, `json_lines`, `collect`, `for_each` or `fold`.
         kind: String,
+        /// The name `--output <name>=<path>` overrides it by: the stream it writes, when it
+        /// directly follows a stream name, else `sink_<n>`; made unique with a suffix.
+        name: String,
         /// The sink's arguments.
         args: Vec<Expr>,
     },
@@ -219,6 +224,7 @@ impl NodeKind {
             NodeKind::Watermarks(Strategy::Monotonous) => "watermarks monotonous".into(),
             NodeKind::KeyBy(_) => "key_by".into(),
             NodeKind::KeyedReduce(_) => "keyed reduce".into(),
+            NodeKind::KeyedProcess(_) => "keyed process".into(),
             NodeKind::Window(w) => {
                 let time = match w.time {
                     TimeKind::EventTime => "event-time",
@@ -239,7 +245,7 @@ impl NodeKind {
     pub fn is_stateful(&self) -> bool {
         matches!(
             self,
-            NodeKind::KeyedReduce(_) | NodeKind::Window(_) | NodeKind::Watermarks(_)
+            NodeKind::KeyedReduce(_) | NodeKind::KeyedProcess(_) | NodeKind::Window(_) | NodeKind::Watermarks(_)
         )
     }
 }

@@ -44,6 +44,7 @@ pub const OPERATORS: &[Word] = &[
     w("key_by", "key_by(|r| r.key)", 1),
     w("rebalance", "rebalance()", 0),
     w("reduce", "reduce(|a, b| …)", 1),
+    w("process", "process(MyKeyedProcessFunction)", 1),
     w("window", "window(tumbling(10s))", 1),
     w("sink", "sink(stdout())", 1),
 ];

@@ -67,6 +67,20 @@ impl<T> Clone for CsvSink<T> {
 }
 
 impl<T> CsvSink<T> {
+    /// Names the sink, for `--output name=path` ([`Job::with_output`](crate::Job::with_output)).
+    ///
+    /// `pipeline!` names a file sink after the stream it writes; an unnamed sink goes by the
+    /// stem of its file name (`out/late.jsonl` is `late`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.file.set_name(name);
+        self
+    }
+
+    /// The sink's name (see [`CsvSink::named`]).
+    pub fn name(&self) -> String {
+        self.file.name()
+    }
+
     /// Reports a write error once and stops writing.
     fn fail(&mut self, e: std::io::Error) {
         self.writer = None;
@@ -112,7 +126,7 @@ impl<T: Serialize> CsvSink<T> {
 impl<T: Serialize> Collector<T> for CsvSink<T> {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
         self.ctx = Some(ctx.clone());
-        self.file.open()?;
+        self.file.open(ctx)?;
         self.writer = Some(row_writer(Vec::with_capacity(CHUNK)));
         Ok(())
     }

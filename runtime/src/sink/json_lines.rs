@@ -43,6 +43,20 @@ pub fn json_lines<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> JsonLine
 }
 
 impl<T> JsonLinesSink<T> {
+    /// Names the sink, for `--output name=path` ([`Job::with_output`](crate::Job::with_output)).
+    ///
+    /// `pipeline!` names a file sink after the stream it writes; an unnamed sink goes by the
+    /// stem of its file name (`out/late.jsonl` is `late`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.file.set_name(name);
+        self
+    }
+
+    /// The sink's name (see [`JsonLinesSink::named`]).
+    pub fn name(&self) -> String {
+        self.file.name()
+    }
+
     /// Reports a write error once and stops writing.
     fn fail(&mut self, e: std::io::Error) {
         self.writing = false;
@@ -66,7 +80,7 @@ impl<T> JsonLinesSink<T> {
 impl<T: Serialize> Collector<T> for JsonLinesSink<T> {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
         self.ctx = Some(ctx.clone());
-        self.file.open()?;
+        self.file.open(ctx)?;
         self.writing = true;
         self.buffer.reserve(CHUNK);
         Ok(())

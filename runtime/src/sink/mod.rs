@@ -5,6 +5,10 @@
 //! `end`; a write error is reported once through [`TaskContext::fail`](crate::TaskContext::fail)
 //! and the sink stops writing, so the job fails cleanly instead of panicking. Every sink counts
 //! the records it wrote and adds them to `records_out` at the end of input.
+//!
+//! A file sink has a name (given with `named`, which `pipeline!` sets to the stream's name, or
+//! else its file's stem): `--output name=path` ([`Job::with_output`](crate::Job::with_output))
+//! makes the sink of that name write to another path, chosen when the sink opens.
 
 mod collect;
 mod csv;
@@ -21,7 +25,7 @@ pub use for_each::{ForEachSink, for_each};
 pub use json_lines::{JsonLinesSink, json_lines};
 pub use stdout::{StdoutSink, stdout};
 
-use crate::JobError;
+use crate::{JobError, TaskContext};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -35,7 +39,10 @@ const CHUNK: usize = 64 * 1024;
 /// a lock, so lines never interleave. A header, if any, is written once, before any chunk.
 #[derive(Debug, Clone)]
 struct SharedFile {
+    /// The path written in the pipeline.
     path: Arc<str>,
+    /// The sink's name, for `--output name=path`.
+    name: Option<Arc<str>>,
     state: Arc<Mutex<FileState>>,
 }
 
@@ -44,26 +51,50 @@ struct FileState {
     file: Option<File>,
     opened: bool,
     header_written: bool,
+    /// The path actually written, once opened (the pipeline's or an override).
+    path: Option<String>,
 }
 
 impl SharedFile {
     fn new(path: String) -> Self {
         SharedFile {
             path: path.into(),
+            name: None,
             state: Arc::default(),
         }
     }
 
-    fn path(&self) -> &str {
-        &self.path
+    /// Names the sink.
+    fn set_name(&mut self, name: &str) {
+        self.name = Some(name.into());
     }
 
-    /// Creates the file the first time any instance opens it.
-    fn open(&self) -> Result<(), JobError> {
+    /// The sink's name: the one given, or else the file stem of its path.
+    fn name(&self) -> String {
+        match &self.name {
+            Some(name) => name.to_string(),
+            None => Path::new(&*self.path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| self.path.to_string()),
+        }
+    }
+
+    /// The path being written (the pipeline's until the file is opened).
+    fn path(&self) -> String {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.path.clone().unwrap_or_else(|| self.path.to_string())
+    }
+
+    /// Creates the file the first time any instance opens it, at the path the job's output
+    /// overrides give for this sink's name, or else the pipeline's.
+    fn open(&self, ctx: &TaskContext) -> Result<(), JobError> {
+        let path = ctx.output_override(&self.name()).unwrap_or(&self.path).to_owned();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if !st.opened {
             st.opened = true;
-            st.file = Some(create_output(&self.path)?);
+            st.file = Some(create_output(&path)?);
+            st.path = Some(path);
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! the wrong type, invalid UTF-8) goes to the dead-letter output with its exact raw text and
 //! the 1-based line where it starts, and the job goes on.
 
-use super::{InputPaths, Source};
+use super::{InputPaths, Progress, Source};
 use crate::{Collector, DeadLetter, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
 use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
 use serde::de::DeserializeOwned;
@@ -38,33 +38,41 @@ impl<T> CsvSource<T> {
 impl<T: DeserializeOwned> Source for CsvSource<T> {
     type Item = T;
 
+    fn input_paths_mut(&mut self) -> Option<&mut InputPaths> {
+        Some(&mut self.paths)
+    }
+
     fn run<C: Collector<T>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
-        for file in self.paths.resolve()? {
+        let files = self.paths.resolve()?;
+        let mut progress = Progress::start(ctx, &files);
+        for file in files {
             let data = std::fs::read(&file).map_err(|e| JobError::io("cannot open input", file.display(), e))?;
-            let n = read_file(&data, name, &file.display().to_string(), out, ctx);
-            TaskContext::add(&ctx.counters().records_in, n);
+            read_file(&data, name, &file.display().to_string(), out, ctx, &mut progress);
         }
+        drop(progress);
         out.watermark(MAX_WATERMARK);
         out.end();
         Ok(())
     }
 }
 
-/// Parses one file's bytes, pushes its good rows and dead-letters the others; returns the
-/// number of rows read.
+/// Parses one file's bytes, pushes its good rows and dead-letters the others; counts the rows
+/// and bytes read in `progress`.
 fn read_file<T: DeserializeOwned, C: Collector<T>>(
     data: &[u8],
     name: &str,
     file: &str,
     out: &mut C,
     ctx: &TaskContext,
-) -> u64 {
+    progress: &mut Progress<'_>,
+) {
     let mut rdr = ReaderBuilder::new().has_headers(true).from_reader(data);
     // Reading from memory cannot fail, and byte records are not checked for UTF-8.
     let headers = rdr.byte_headers().cloned().unwrap_or_default();
     let mut lines = LineCounter::default();
     let mut record = ByteRecord::new();
-    let mut n = 0;
+    let mut counted = rdr.position().byte();
+    progress.skipped(counted);
     loop {
         let before = rdr.position().byte() as usize;
         let result = rdr.read_byte_record(&mut record);
@@ -77,7 +85,8 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
         // The reader's position before a record may include the previous record's line
         // terminator and blank lines it skips: the record starts after them.
         let (start, end) = trim_terminators(data, before, after);
-        n += 1;
+        progress.record((after as u64).saturating_sub(counted));
+        counted = counted.max(after as u64);
         let reason = match failed {
             Some(e) => match e.kind() {
                 ErrorKind::UnequalLengths { expected_len, len, .. } => {
@@ -104,7 +113,7 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
             break; // no progress: never loop on an error the reader cannot skip
         }
     }
-    n
+    progress.skipped((data.len() as u64).saturating_sub(counted));
 }
 
 /// The parser's message for a row that does not deserialize, naming the column.

@@ -4,7 +4,7 @@
 //! syntax, a wrong type, invalid UTF-8) goes to the dead-letter output with its line number and
 //! raw text, and the job goes on.
 
-use super::{InputPaths, Source};
+use super::{InputPaths, Progress, Source};
 use crate::{Collector, DeadLetter, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
 use serde::de::DeserializeOwned;
 use std::io::BufRead;
@@ -38,30 +38,36 @@ impl<T> JsonLinesSource<T> {
 impl<T: DeserializeOwned> Source for JsonLinesSource<T> {
     type Item = T;
 
+    fn input_paths_mut(&mut self) -> Option<&mut InputPaths> {
+        Some(&mut self.paths)
+    }
+
     fn run<C: Collector<T>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
-        for path in self.paths.resolve()? {
+        let files = self.paths.resolve()?;
+        let mut progress = Progress::start(ctx, &files);
+        for path in files {
             let file_name = path.display().to_string();
             let file = std::fs::File::open(&path).map_err(|e| JobError::io("cannot open input", &file_name, e))?;
             let reader = std::io::BufReader::with_capacity(1 << 16, file);
-            let mut n = 0;
-            let result = read_lines(reader, name, &file_name, out, ctx, &mut n);
-            TaskContext::add(&ctx.counters().records_in, n);
+            let result = read_lines(reader, name, &file_name, out, ctx, &mut progress);
             result.map_err(|e| JobError::io("cannot read input", &file_name, e))?;
         }
+        drop(progress);
         out.watermark(MAX_WATERMARK);
         out.end();
         Ok(())
     }
 }
 
-/// Reads one file, pushing good lines and dead-lettering the others; `n` counts the records.
+/// Reads one file, pushing good lines and dead-lettering the others; `progress` counts the
+/// records and bytes.
 fn read_lines<T: DeserializeOwned, C: Collector<T>>(
     mut reader: impl BufRead,
     name: &str,
     file: &str,
     out: &mut C,
     ctx: &TaskContext,
-    n: &mut u64,
+    progress: &mut Progress<'_>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut line = 0u64;
@@ -74,9 +80,10 @@ fn read_lines<T: DeserializeOwned, C: Collector<T>>(
         let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
+            progress.skipped(buf.len() as u64);
             continue;
         }
-        *n += 1;
+        progress.record(buf.len() as u64);
         match serde_json::from_slice::<T>(raw) {
             Ok(value) => out.record(value, NO_TIMESTAMP),
             Err(e) => ctx.dead_letter(&DeadLetter {

@@ -20,6 +20,7 @@ pub use paths::InputPaths;
 pub use stdin::{StdinLines, stdin_lines};
 
 use crate::{Collector, JobError, TaskContext, Ty};
+use std::path::PathBuf;
 
 /// A source of records of type [`Source::Item`].
 pub trait Source {
@@ -36,5 +37,68 @@ pub trait Source {
     /// The witness of the item type, to type the operators after this source.
     fn ty(&self) -> Ty<Self::Item> {
         Ty::of()
+    }
+
+    /// The paths a file source reads, so that a job can read other files instead
+    /// (`--input name=path`); `None` (the default) for sources that read no files.
+    fn input_paths_mut(&mut self) -> Option<&mut InputPaths> {
+        None
+    }
+}
+
+/// Records a file source publishes to the job's counters at once.
+const PUBLISH_EVERY: u64 = 4096;
+
+/// Counts what a file source reads and adds it to the job's counters every
+/// [`PUBLISH_EVERY`] records and when dropped, so a progress bar or the metrics endpoint sees
+/// a running job move without a shared write per record.
+pub(crate) struct Progress<'c> {
+    ctx: &'c TaskContext,
+    records: u64,
+    bytes: u64,
+}
+
+impl<'c> Progress<'c> {
+    /// Adds the sizes of `files` to the job's total input bytes and starts counting.
+    pub(crate) fn start(ctx: &'c TaskContext, files: &[PathBuf]) -> Self {
+        let total: u64 = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        TaskContext::add(&ctx.counters().input_bytes_total, total);
+        Progress {
+            ctx,
+            records: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Counts one record that took `bytes` bytes of input.
+    #[inline]
+    pub(crate) fn record(&mut self, bytes: u64) {
+        self.records += 1;
+        self.bytes += bytes;
+        if self.records >= PUBLISH_EVERY {
+            self.publish();
+        }
+    }
+
+    /// Counts input bytes that hold no record (a header, blank lines).
+    #[inline]
+    pub(crate) fn skipped(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    fn publish(&mut self) {
+        let c = self.ctx.counters();
+        TaskContext::add(&c.records_in, std::mem::take(&mut self.records));
+        TaskContext::add(&c.input_bytes, std::mem::take(&mut self.bytes));
+    }
+}
+
+impl Drop for Progress<'_> {
+    fn drop(&mut self) {
+        self.publish();
     }
 }
