@@ -699,15 +699,13 @@ impl Checker<'_> {
         })
     }
 
-    fn watermark_strategy(&mut self, arg: &Expr) -> Option<Strategy> {
-        let table = ops::WATERMARK_STRATEGIES;
+    /// An argument that is itself a call of a word from `table` (`tumbling(10s)`,
+    /// `stdout()`, `monotonous()`), with its argument count checked; errors name `what`.
+    fn inner_word(&mut self, arg: &Expr, table: &'static [Word], what: &str) -> Option<(Call, &'static Word)> {
         let Some((ident, args, paren)) = inner_call(arg) else {
             self.errors.push(
                 arg.span(),
-                format!(
-                    "expected a watermark strategy: {}",
-                    ops::list(table.iter().map(|w| w.usage))
-                ),
+                format!("expected a {what}: {}", ops::list(table.iter().map(|w| w.usage))),
             );
             return None;
         };
@@ -718,12 +716,14 @@ impl Checker<'_> {
             paren_span: paren,
         };
         let Some(word) = ops::find(table, &ident.to_string()) else {
-            unknown(self.errors, &call, "watermark strategy", table);
+            unknown(self.errors, &call, what, table);
             return None;
         };
-        if !arity(self.errors, &call, word) {
-            return None;
-        }
+        arity(self.errors, &call, word).then_some((call, word))
+    }
+
+    fn watermark_strategy(&mut self, arg: &Expr) -> Option<Strategy> {
+        let (call, word) = self.inner_word(arg, ops::WATERMARK_STRATEGIES, "watermark strategy")?;
         match word.name {
             "monotonous" => Some(Strategy::Monotonous),
             _ => match parse_duration(&call.args[0]) {
@@ -752,31 +752,8 @@ impl Checker<'_> {
     }
 
     fn window_assigner(&mut self, call: &Call, input: Option<Cursor>) -> Option<PendingWindow> {
-        let arg = &call.args[0];
-        let table = ops::WINDOW_ASSIGNERS;
-        let Some((ident, args, paren)) = inner_call(arg) else {
-            self.errors.push(
-                arg.span(),
-                format!(
-                    "expected a window assigner: {}",
-                    ops::list(table.iter().map(|w| w.usage))
-                ),
-            );
-            return None;
-        };
-        let assigner = Call {
-            name: ident.clone(),
-            generics: None,
-            args,
-            paren_span: paren,
-        };
-        let Some(word) = ops::find(table, &ident.to_string()) else {
-            unknown(self.errors, &assigner, "window assigner", table);
-            return None;
-        };
-        if !arity(self.errors, &assigner, word) {
-            return None;
-        }
+        let (assigner, word) = self.inner_word(&call.args[0], ops::WINDOW_ASSIGNERS, "window assigner")?;
+        let ident = assigner.name.clone();
         let size_ms = match parse_duration(&assigner.args[0]) {
             Ok(0) => {
                 self.errors.push(
@@ -945,29 +922,11 @@ impl Checker<'_> {
     }
 
     fn sink(&mut self, call: &Call, input: Cursor, stream: Option<String>) {
-        let arg = &call.args[0];
-        let table = ops::SINKS;
-        let Some((ident, args, paren)) = inner_call(arg) else {
-            self.errors.push(
-                arg.span(),
-                format!("expected a sink: {}", ops::list(table.iter().map(|w| w.usage))),
-            );
-            return;
-        };
-        let sink = Call {
-            name: ident.clone(),
-            generics: None,
-            args,
-            paren_span: paren,
-        };
-        let Some(word) = ops::find(table, &ident.to_string()) else {
-            unknown(self.errors, &sink, "sink", table);
-            return;
-        };
         self.sinks += 1;
-        if !arity(self.errors, &sink, word) {
+        let Some((sink, word)) = self.inner_word(&call.args[0], ops::SINKS, "sink") else {
             return;
-        }
+        };
+        let ident = sink.name.clone();
         // Only file sinks can be overridden by name, so only they compete for names.
         let base = stream.unwrap_or_else(|| format!("sink_{}", self.sinks));
         let name = if matches!(word.name, "csv" | "json_lines") {
