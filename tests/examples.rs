@@ -1,23 +1,11 @@
 //! Runs the example jobs as their users would (the built example binaries), and checks what
 //! they print and write.
 
+mod common;
+
+use common::example;
 use std::path::PathBuf;
 use std::process::Command;
-
-/// `target/<profile>/examples/<name>`, next to this test binary's `deps/` directory.
-fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built (cargo test builds examples)",
-        path.display()
-    );
-    let mut cmd = Command::new(path);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
 
 fn run(mut cmd: Command) -> (String, String) {
     let out = cmd.output().unwrap();

@@ -2,25 +2,13 @@
 //! flags every job gets (`--help`, `--version`, `--explain`, `--input`, `--output`,
 //! `--metrics-addr`, …) and checks what it prints, writes and exits with.
 
+mod common;
+
+use common::example;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-/// `target/<profile>/examples/<name>`, next to this test binary's `deps/` directory.
-fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built (cargo test builds examples)",
-        path.display()
-    );
-    let mut cmd = Command::new(path);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
+use std::process::{Output, Stdio};
 
 fn clicks(args: &[&str]) -> Output {
     example("clicks").args(args).output().unwrap()

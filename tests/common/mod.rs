@@ -53,3 +53,19 @@ pub fn at_every_parallelism<O: Sorted + PartialEq + std::fmt::Debug>(job: impl F
     }
     first
 }
+
+/// The built example binary `target/<profile>/examples/<name>` (next to this test binary's
+/// `deps/` directory), to run from the repository root.
+pub fn example(name: &str) -> std::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built (cargo test builds examples)",
+        path.display()
+    );
+    let mut cmd = std::process::Command::new(path);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}

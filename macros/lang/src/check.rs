@@ -451,37 +451,31 @@ impl Checker<'_> {
                         ..input
                     })
                 }
-                "reduce" => {
-                    if input.shape != Shape::Keyed {
-                        self.errors.push(
-                            span,
+                "reduce" | "process" => {
+                    let (kind, unkeyed) = if name == "reduce" {
+                        (
+                            NodeKind::KeyedReduce(arg.expect("arity")),
                             "`reduce` needs a keyed stream: add `.key_by(|r| r.key)` before it (or a window for a windowed reduce)",
-                        );
-                        None
+                        )
                     } else {
-                        let id = self.add(NodeKind::KeyedReduce(arg.expect("arity")), span, Some(input));
-                        Some(Cursor {
-                            node: id,
-                            port: 0,
-                            shape: Shape::Plain,
-                            ..input
-                        })
-                    }
-                }
-                "process" => {
-                    if input.shape != Shape::Keyed {
-                        self.errors.push(
-                            span,
+                        (
+                            NodeKind::KeyedProcess(arg.expect("arity")),
                             "`process` runs a keyed process function with keyed state and timers: add `.key_by(|r| r.key)` before it",
-                        );
+                        )
+                    };
+                    if input.shape != Shape::Keyed {
+                        self.errors.push(span, unkeyed);
                         None
                     } else {
-                        let id = self.add(NodeKind::KeyedProcess(arg.expect("arity")), span, Some(input));
+                        // A reduce passes records on with their timestamps; a process
+                        // function may emit anything, so its output is no longer window results.
+                        let windowed = input.windowed && name == "reduce";
+                        let id = self.add(kind, span, Some(input));
                         Some(Cursor {
                             node: id,
                             port: 0,
                             shape: Shape::Plain,
-                            windowed: false,
+                            windowed,
                             ..input
                         })
                     }
