@@ -7,6 +7,7 @@
 //! record. Control messages (watermarks, end of input) travel through the same methods,
 //! in-band with the data, as in Flink.
 
+use crate::checkpoint::Barrier;
 use crate::job::{JobError, TaskContext};
 use std::marker::PhantomData;
 
@@ -44,6 +45,10 @@ pub trait Collector<T> {
     fn record(&mut self, record: T, ts: Timestamp);
     /// Advances event time: no record with a timestamp at or below `wm` is expected any more.
     fn watermark(&mut self, wm: Timestamp);
+    /// A checkpoint barrier: everything before it has been processed. A stateful operator
+    /// saves its state (see [`Checkpointed`](crate::checkpoint::Checkpointed)), a file sink
+    /// pre-commits its output; every operator then forwards the barrier to its successors.
+    fn checkpoint(&mut self, barrier: Barrier);
     /// The input is exhausted; flush everything. Called once, after a final watermark.
     fn end(&mut self);
 }
@@ -107,6 +112,10 @@ impl<T: Clone, A: Collector<T>, B: Collector<T>> Collector<T> for Tee<A, B> {
         self.first.watermark(wm);
         self.second.watermark(wm);
     }
+    fn checkpoint(&mut self, barrier: Barrier) {
+        self.first.checkpoint(barrier);
+        self.second.checkpoint(barrier);
+    }
     fn end(&mut self) {
         self.first.end();
         self.second.end();
@@ -125,5 +134,6 @@ impl<T> Collector<T> for Discard {
     fn record(&mut self, _record: T, _ts: Timestamp) {}
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
+    fn checkpoint(&mut self, _barrier: Barrier) {}
     fn end(&mut self) {}
 }

@@ -14,9 +14,11 @@
 //! do not depend on parallelism. A worker fed by several producers takes the minimum of their
 //! watermarks. At parallelism 1 an exchange is a direct call: no thread, no channel.
 
+use crate::checkpoint::{Barrier, key_group_of};
 use crate::{Collector, JobError, MIN_WATERMARK, TaskContext, Timestamp, Ty};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use std::hash::{BuildHasher, Hash};
+use std::collections::VecDeque;
+use std::hash::Hash;
 
 /// Records per batch sent over a channel.
 pub const BATCH_SIZE: usize = 1024;
@@ -29,6 +31,7 @@ pub const CHANNEL_CAPACITY: usize = 16;
 enum Message<R> {
     Record(R, Timestamp),
     Watermark(Timestamp),
+    Barrier(Barrier),
     End,
 }
 
@@ -73,8 +76,7 @@ impl ByKeyGroup {
     /// run) mapped onto the range by a multiply-shift rather than a division.
     #[inline]
     pub fn key_group<K: Hash>(&self, key: &K) -> usize {
-        let h = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key);
-        ((u128::from(h) * self.max_parallelism as u128) >> 64) as usize
+        key_group_of(key, self.max_parallelism)
     }
 }
 
@@ -179,11 +181,12 @@ impl<'a> Env<'a> {
             senders.push((tx, recycle_rx));
             let mut instance = chain(worker);
             self.workers.push(Box::new(move |ctx: &TaskContext| {
+                let ctx = &ctx.for_subtask(worker, n);
                 // Failures are recorded before the job hears that this worker is open.
                 match instance.open(ctx) {
                     Ok(()) => {
                         ctx.task_opened();
-                        drain(&rx, &recycle_tx, producers, &mut instance)
+                        drain(&rx, &recycle_tx, producers, &mut instance, ctx)
                     }
                     Err(e) => {
                         ctx.fail(e);
@@ -202,34 +205,95 @@ impl<'a> Env<'a> {
 }
 
 /// Feeds one worker's chain from its channel until every producer has ended (or gone).
+///
+/// Checkpoint barriers are *aligned*: once a producer's barrier has arrived, that producer's
+/// later messages wait in a queue until every producer's barrier has arrived; then the
+/// chain passes the barrier on (saving its state), the worker acknowledges it, and the
+/// queued messages go through in their order. So the state saved holds exactly the records
+/// that came before the barrier on every input, as Flink's aligned checkpoints.
 fn drain<R, C: Collector<R>>(
     rx: &Receiver<Batch<R>>,
     recycle: &Sender<Vec<Message<R>>>,
     producers: usize,
     chain: &mut C,
+    ctx: &TaskContext,
 ) {
-    let mut watermarks = vec![MIN_WATERMARK; producers];
-    let mut current = MIN_WATERMARK;
-    let mut ended = 0;
-    while ended < producers {
+    let mut input = Input {
+        watermarks: vec![MIN_WATERMARK; producers],
+        current: MIN_WATERMARK,
+        ended: 0,
+        blocked: vec![false; producers],
+        queued: (0..producers).map(|_| VecDeque::new()).collect(),
+        arrived: 0,
+    };
+    while input.ended < producers {
         let Ok(mut batch) = rx.recv() else { break };
         for message in batch.messages.drain(..) {
-            match message {
-                Message::Record(r, ts) => chain.record(r, ts),
-                Message::Watermark(wm) => {
-                    watermarks[batch.from] = wm;
-                    let min = watermarks.iter().copied().min().unwrap_or(wm);
-                    if min > current {
-                        current = min;
-                        chain.watermark(min);
-                    }
-                }
-                Message::End => ended += 1,
-            }
+            input.handle(batch.from, message, chain, ctx);
         }
         let _ = recycle.try_send(batch.messages);
     }
     chain.end();
+}
+
+/// What a worker knows about its producers while draining.
+struct Input<R> {
+    watermarks: Vec<Timestamp>,
+    current: Timestamp,
+    ended: usize,
+    /// Producers whose barrier arrived before the others' (their messages queue up).
+    blocked: Vec<bool>,
+    queued: Vec<VecDeque<Message<R>>>,
+    /// How many producers' barriers have arrived for the barrier being aligned.
+    arrived: usize,
+}
+
+impl<R> Input<R> {
+    #[inline]
+    fn handle<C: Collector<R>>(&mut self, from: usize, message: Message<R>, chain: &mut C, ctx: &TaskContext) {
+        if self.blocked[from] {
+            self.queued[from].push_back(message);
+            return;
+        }
+        match message {
+            Message::Record(r, ts) => chain.record(r, ts),
+            Message::Watermark(wm) => {
+                self.watermarks[from] = wm;
+                let min = self.watermarks.iter().copied().min().unwrap_or(wm);
+                if min > self.current {
+                    self.current = min;
+                    chain.watermark(min);
+                }
+            }
+            Message::Barrier(barrier) => self.barrier(from, barrier, chain, ctx),
+            Message::End => self.ended += 1,
+        }
+    }
+
+    #[cold]
+    fn barrier<C: Collector<R>>(&mut self, from: usize, barrier: Barrier, chain: &mut C, ctx: &TaskContext) {
+        self.blocked[from] = true;
+        self.arrived += 1;
+        if self.arrived < self.blocked.len() {
+            return;
+        }
+        chain.checkpoint(barrier);
+        if let Some(c) = ctx.checkpoints()
+            && let Err(e) = c.ack(barrier.id)
+        {
+            ctx.fail(e);
+        }
+        self.arrived = 0;
+        self.blocked.iter_mut().for_each(|b| *b = false);
+        // Replay what waited, producer by producer; a queued barrier blocks its producer
+        // again, and the rest of that producer's queue stays queued behind it.
+        for p in 0..self.queued.len() {
+            while !self.blocked[p] {
+                let Some(m) = self.queued[p].pop_front() else { break };
+                self.handle(p, m, chain, ctx);
+            }
+        }
+    }
 }
 
 /// The producer side of an exchange, handed out once per producing chain instance.
@@ -364,6 +428,24 @@ impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
         match self {
             Output::Direct(c) => c.watermark(wm),
             Output::Channels(ch) => ch.watermark = wm,
+        }
+    }
+
+    fn checkpoint(&mut self, barrier: Barrier) {
+        match self {
+            Output::Direct(c) => c.checkpoint(barrier),
+            Output::Channels(ch) => {
+                // Every worker gets the current watermark before the barrier, so the state
+                // each saves was judged against the same watermark it will meet on restore.
+                for w in 0..ch.senders.len() {
+                    if ch.sent[w] != ch.watermark {
+                        ch.sent[w] = ch.watermark;
+                        ch.buffers[w].push(Message::Watermark(ch.watermark));
+                    }
+                    ch.buffers[w].push(Message::Barrier(barrier));
+                    ch.flush(w);
+                }
+            }
         }
     }
 

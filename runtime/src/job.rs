@@ -5,6 +5,7 @@
 //! returns a [`JobSummary`] with the counts a data engineer checks first: records in, out,
 //! late and dead-lettered.
 
+use crate::checkpoint::{CheckpointConfig, Coordinator, RestoreFrom};
 use crate::collector::Collector;
 use crate::dead_letter::{DeadLetter, DeadLetterOutput, DeadLetterTarget};
 use crate::exchange::Env;
@@ -33,6 +34,8 @@ pub struct JobSpec {
     pub plan_dot: &'static str,
     /// The version of the crate that defines the job, for `--version` ("" when unknown).
     pub version: &'static str,
+    /// When and where the job takes checkpoints (`None`: it takes none).
+    pub checkpoints: Option<CheckpointConfig>,
 }
 
 impl Default for JobSpec {
@@ -46,6 +49,7 @@ impl Default for JobSpec {
             plan_mermaid: "",
             plan_dot: "",
             version: "",
+            checkpoints: None,
         }
     }
 }
@@ -93,6 +97,10 @@ pub struct Counters {
     pub late: AtomicU64,
     /// Malformed records sent to the dead-letter output.
     pub dead_lettered: AtomicU64,
+    /// Checkpoints completed.
+    pub checkpoints: AtomicU64,
+    /// Milliseconds the last completed checkpoint took, from trigger to manifest.
+    pub checkpoint_duration_ms: AtomicU64,
     /// Bytes read so far from bounded file inputs (for progress and metrics).
     pub input_bytes: AtomicU64,
     /// Total size of the bounded file inputs whose reading has started; 0 when no source
@@ -125,17 +133,28 @@ struct Shared {
     /// Names of the file sinks opened so far.
     sinks: Mutex<BTreeSet<String>>,
     opened: Opened,
+    max_parallelism: usize,
+    checkpoints: Option<Arc<Coordinator>>,
 }
 
-/// What every operator of a running job may reach: counters, the dead-letter output and the
-/// place to report a failure that must stop the job.
+/// What every operator of a running job may reach: counters, the dead-letter output, the
+/// place to report a failure that must stop the job, the job's checkpoints, and which
+/// parallel instance of its chain the operator is.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
     shared: Arc<Shared>,
+    subtask: usize,
+    subtasks: usize,
 }
 
 impl TaskContext {
-    fn new(dead_letters: DeadLetterOutput, counters: Arc<Counters>, outputs: BTreeMap<String, String>) -> Self {
+    fn new(
+        dead_letters: DeadLetterOutput,
+        counters: Arc<Counters>,
+        outputs: BTreeMap<String, String>,
+        max_parallelism: usize,
+        checkpoints: Option<Arc<Coordinator>>,
+    ) -> Self {
         TaskContext {
             shared: Arc::new(Shared {
                 counters,
@@ -144,13 +163,53 @@ impl TaskContext {
                 outputs,
                 sinks: Mutex::default(),
                 opened: Opened::default(),
+                max_parallelism,
+                checkpoints,
             }),
+            subtask: 0,
+            subtasks: 1,
         }
     }
 
     /// A context for driving operators outside a job (tests, docs): dead letters to stderr.
     pub fn detached() -> Self {
-        TaskContext::new(DeadLetterOutput::Stderr, Arc::default(), BTreeMap::new())
+        TaskContext::new(DeadLetterOutput::Stderr, Arc::default(), BTreeMap::new(), 128, None)
+    }
+
+    /// The context of instance `subtask` of a chain that runs `subtasks` times.
+    pub(crate) fn for_subtask(&self, subtask: usize, subtasks: usize) -> Self {
+        TaskContext {
+            shared: Arc::clone(&self.shared),
+            subtask,
+            subtasks,
+        }
+    }
+
+    /// Which parallel instance of its chain this is, in `0..subtasks()`.
+    pub fn subtask(&self) -> usize {
+        self.subtask
+    }
+
+    /// How many parallel instances the chain has.
+    pub fn subtasks(&self) -> usize {
+        self.subtasks
+    }
+
+    /// The job's number of key groups.
+    pub fn max_parallelism(&self) -> usize {
+        self.shared.max_parallelism
+    }
+
+    /// Whether `key` belongs to this instance: its key group is routed here by the hash
+    /// exchange (key group `g` goes to instance `g * subtasks / max_parallelism`).
+    pub fn owns_key<K: std::hash::Hash + ?Sized>(&self, key: &K) -> bool {
+        let m = self.shared.max_parallelism.max(1);
+        crate::checkpoint::key_group_of(key, m) * self.subtasks / m == self.subtask
+    }
+
+    /// The job's checkpoint coordinator, if it takes checkpoints.
+    pub fn checkpoints(&self) -> Option<&Arc<Coordinator>> {
+        self.shared.checkpoints.as_ref()
     }
 
     /// Called by a file sink named `sink` when it opens: records the name (so that an
@@ -270,6 +329,9 @@ pub struct Job<'a> {
     builders: Vec<Builder<'a>>,
     overrides: Overrides,
     counters: Option<Arc<Counters>>,
+    restore: Option<RestoreFrom>,
+    /// A checkpoint directory given to a job that takes no checkpoints (an error at `run`).
+    stray_checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl<'a> Job<'a> {
@@ -280,6 +342,8 @@ impl<'a> Job<'a> {
             builders: Vec::new(),
             overrides: Overrides::default(),
             counters: None,
+            restore: None,
+            stray_checkpoint_dir: None,
         }
     }
 
@@ -291,6 +355,8 @@ impl<'a> Job<'a> {
             builders: vec![Box::new(wire)],
             overrides: Overrides::default(),
             counters: None,
+            restore: None,
+            stray_checkpoint_dir: None,
         }
     }
 
@@ -338,6 +404,32 @@ impl<'a> Job<'a> {
         self
     }
 
+    /// Takes checkpoints as `config` says, instead of the job settings' (a test, a tool).
+    pub fn with_checkpoints(mut self, config: CheckpointConfig) -> Self {
+        self.spec.checkpoints = Some(config);
+        self
+    }
+
+    /// Keeps checkpoints in `dir` instead of the directory the job settings name
+    /// (`--checkpoint-dir`). Fails at [`Job::run`] if the job takes no checkpoints.
+    pub fn with_checkpoint_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        let dir = dir.into();
+        match &mut self.spec.checkpoints {
+            Some(c) => c.dir = dir,
+            None => self.stray_checkpoint_dir = Some(dir),
+        }
+        self
+    }
+
+    /// Resumes from a checkpoint (`--restore`): the job reads on from the sources' saved
+    /// positions with its operators' saved state, and its file sinks' committed output is
+    /// that of a run that never stopped. Fails at [`Job::run`] if the job takes no
+    /// checkpoints.
+    pub fn with_restore(mut self, from: RestoreFrom) -> Self {
+        self.restore = Some(from);
+        self
+    }
+
     /// The job's settings.
     pub fn spec(&self) -> &JobSpec {
         &self.spec
@@ -359,6 +451,21 @@ impl<'a> Job<'a> {
     /// do not fail the job (they are dead-lettered and counted).
     pub fn run(self) -> Result<JobSummary, JobError> {
         let started = Instant::now();
+        let no_checkpoints = |what: &str| {
+            JobError::Other(format!(
+                "{what}, but job `{}` takes no checkpoints: add `checkpoint_interval: 10s` (or \
+                 `checkpoint_every_records: N`) to its `job {{ … }}` settings",
+                self.spec.name
+            ))
+        };
+        if self.spec.checkpoints.is_none() {
+            if self.stray_checkpoint_dir.is_some() {
+                return Err(no_checkpoints("a checkpoint directory was given"));
+            }
+            if self.restore.is_some() {
+                return Err(no_checkpoints("--restore was given"));
+            }
+        }
         let mut env = Env::new(self.spec.parallelism);
         env.input_overrides = self.overrides.inputs;
         for wire in self.builders {
@@ -382,9 +489,53 @@ impl<'a> Job<'a> {
                 names_or_none(&file_sources)
             )));
         }
-        let dead = DeadLetterOutput::open(&self.spec.dead_letter)?;
         let counters = self.counters.unwrap_or_default();
-        let ctx = TaskContext::new(dead, counters, self.overrides.outputs);
+        let coordinator = match &self.spec.checkpoints {
+            None => None,
+            Some(config) => {
+                if sources.len() > 1 {
+                    return Err(JobError::Other(format!(
+                        "job `{}` has {} sources; checkpoints support one source per job for now",
+                        self.spec.name,
+                        sources.len()
+                    )));
+                }
+                let c = Coordinator::start(
+                    config.clone(),
+                    self.spec.name,
+                    self.spec.max_parallelism,
+                    self.spec.parallelism,
+                    self.restore.as_ref(),
+                    Arc::clone(&counters),
+                )?;
+                c.set_tasks(sources.len() + workers.len());
+                Some(Arc::new(c))
+            }
+        };
+        if let Some(c) = &coordinator
+            && c.restored_final()
+        {
+            tracing::info!(
+                "checkpoint {} is final: the job had already finished",
+                c.restored_id().unwrap_or(0)
+            );
+            return Ok(JobSummary {
+                name: self.spec.name,
+                records_in: 0,
+                records_out: 0,
+                late: 0,
+                dead_lettered: 0,
+                elapsed: started.elapsed(),
+            });
+        }
+        let dead = DeadLetterOutput::open(&self.spec.dead_letter)?;
+        let ctx = TaskContext::new(
+            dead,
+            counters,
+            self.overrides.outputs,
+            self.spec.max_parallelism,
+            coordinator.clone(),
+        );
         std::thread::scope(|scope| {
             let n_workers = workers.len();
             for (i, worker) in workers.into_iter().enumerate() {
@@ -397,8 +548,8 @@ impl<'a> Job<'a> {
                     ctx.task_opened();
                 }
             }
-            // Open every chain first, so that a bad output name or an output that cannot be
-            // created stops the job before any record flows.
+            // Open every chain first, so that a bad output name, an output that cannot be
+            // created or a checkpoint that does not fit stops the job before any record flows.
             let mut runs = Vec::with_capacity(sources.len());
             for (_name, task) in sources {
                 match task(&ctx) {
@@ -409,6 +560,17 @@ impl<'a> Job<'a> {
             ctx.wait_opened(n_workers);
             if let Some(e) = ctx.unknown_outputs() {
                 ctx.fail(e);
+            }
+            if let Some(c) = &coordinator {
+                let unclaimed = c.unclaimed_operators();
+                if !unclaimed.is_empty() {
+                    ctx.fail(JobError::Other(format!(
+                        "checkpoint {} does not match this job: it holds state of operator{} {} that this job does not have",
+                        c.restored_id().unwrap_or(0),
+                        if unclaimed.len() == 1 { "" } else { "s" },
+                        quoted(&unclaimed)
+                    )));
+                }
             }
             if ctx.has_failed() {
                 // Dropping the source tasks ends the workers' inputs.
@@ -429,6 +591,9 @@ impl<'a> Job<'a> {
         let mut errors = ctx.take_errors();
         if !errors.is_empty() {
             return Err(errors.swap_remove(0));
+        }
+        if let Some(c) = &coordinator {
+            c.finish()?;
         }
         let c = ctx.counters();
         Ok(JobSummary {

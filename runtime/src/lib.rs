@@ -9,6 +9,7 @@
 //!   the window functions (`count`, `sum`, `min`, `max`, `avg`, `reduce`, any
 //!   [`AggregateFunction`]);
 //! - [`sink`]: stdout, CSV and JSON-lines files, and a collecting sink for tests;
+//! - [`checkpoint`]: aligned barriers, snapshots, manifests, exactly-once part files, restore;
 //! - [`Job`]: a built job, which runs its tasks and reports a [`JobSummary`];
 //! - [`cli`]: the command line every job binary gets ([`cli::main`]).
 //!
@@ -16,6 +17,7 @@
 //! structs, so rustc fuses it into one loop. Users normally do not name anything here: they
 //! write `pipeline! { … }` and the `fuseflow` crate re-exports what they need.
 
+pub mod checkpoint;
 pub mod cli;
 mod collector;
 pub mod dead_letter;

@@ -135,7 +135,9 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
     }
 }
 
-/// `job { name: "…", parallelism: N, max_parallelism: N, dead_letter: "stderr" | "path" }`.
+/// `job { name: "…", parallelism: N, max_parallelism: N, dead_letter: "stderr" | "path",
+/// checkpoint_interval: 10s, checkpoint_every_records: N, checkpoint_dir: "path",
+/// checkpoints_retained: N }`.
 fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
     let mut s = JobSettings::default();
     let Some(job) = &pipeline.job else { return s };
@@ -180,6 +182,25 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
                     "`dead_letter` takes `\"stderr\"` or a file path as a string literal",
                 ),
             },
+            "checkpoint_interval" => match parse_duration(&setting.value) {
+                Ok(ms) => s.checkpoint_interval_ms = Some(ms),
+                Err(msg) => errors.push(vspan, msg),
+            },
+            "checkpoint_dir" => match string() {
+                Some(v) if !v.is_empty() => s.checkpoint_dir = v,
+                _ => errors.push(
+                    vspan,
+                    "`checkpoint_dir` takes a directory path as a string literal, e.g. `checkpoint_dir: \"checkpoints\"`",
+                ),
+            },
+            "checkpoint_every_records" | "checkpoints_retained" => match int() {
+                Some(0) | None => errors.push(
+                    vspan,
+                    format!("`{name}` must be a positive integer literal, e.g. `{name}: 3`"),
+                ),
+                Some(v) if name == "checkpoints_retained" => s.checkpoints_retained = v,
+                Some(v) => s.checkpoint_every_records = Some(v),
+            },
             "parallelism" | "max_parallelism" => match int() {
                 Some(0) | None => errors.push(
                     vspan,
@@ -201,6 +222,16 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
                 );
             }
         }
+    }
+    if !s.checkpoints()
+        && let Some(span) = ["checkpoint_dir", "checkpoints_retained"]
+            .iter()
+            .find_map(|n| seen.get(*n))
+    {
+        errors.push(
+            *span,
+            "this job takes no checkpoints: add `checkpoint_interval: 10s` (or `checkpoint_every_records: N`) to take them",
+        );
     }
     if s.max_parallelism < s.parallelism {
         errors.push(

@@ -45,6 +45,31 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
         st.max_parallelism as usize,
         &st.dead_letter,
     );
+    let checkpoints = if st.checkpoints() {
+        let dir = &st.checkpoint_dir;
+        let every = match st.checkpoint_every_records {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        let interval = match st.checkpoint_interval_ms {
+            Some(ms) => {
+                let ms = ms as u64;
+                quote!(::core::option::Option::Some(::std::time::Duration::from_millis(#ms)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let retained = st.checkpoints_retained as usize;
+        quote! {
+            ::core::option::Option::Some(#p::checkpoint::CheckpointConfig {
+                dir: ::std::path::PathBuf::from(#dir),
+                every_records: #every,
+                interval: #interval,
+                retained: #retained,
+            })
+        }
+    } else {
+        quote!(::core::option::Option::None)
+    };
     let plan_text = render(graph, plan, Format::Text);
     let plan_mermaid = render(graph, plan, Format::Mermaid);
     let plan_dot = render(graph, plan, Format::Dot);
@@ -106,6 +131,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                     ::core::option::Option::Some(v) => v,
                     ::core::option::Option::None => "",
                 },
+                checkpoints: #checkpoints,
             };
             #(#typing)*
             #p::Job::build(__spec, move |#env| {
@@ -138,24 +164,48 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
         } else {
             quote_spanned!(span=> #n)
         };
-        match &node.kind {
+        let built = match &node.kind {
             NodeKind::Source { name, .. } => {
                 let down = downstream(graph, id, 0);
                 out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #n, #down); });
+                continue;
             }
-            NodeKind::Sink { .. } => out.push(quote_spanned! {span=> let #c = #spec; }),
+            NodeKind::Sink { .. } => quote_spanned! {span=> #spec },
             NodeKind::Window(w) if w.time == TimeKind::EventTime => {
                 let main = downstream(graph, id, 0);
                 let late = downstream(graph, id, 1);
-                out.push(quote_spanned! {span=> let #c = #spec.into_collector(#main, #late); });
+                quote_spanned! {span=> #spec.into_collector(#main, #late) }
             }
             _ => {
                 let down = downstream(graph, id, 0);
-                out.push(quote_spanned! {span=> let #c = #spec.into_collector(#down); });
+                quote_spanned! {span=> #spec.into_collector(#down) }
             }
+        };
+        match checkpointed_id(graph, id) {
+            Some(op_id) => out.push(quote_spanned! {span=>
+                let #c = #sp::checkpoint::checkpointed(#built, #op_id);
+            }),
+            None => out.push(quote_spanned! {span=> let #c = #built; }),
         }
     }
     out
+}
+
+/// The stable id under which a stateful operator saves its state, when the job takes
+/// checkpoints (`None` for stateless operators, or without checkpoints). It is the operator's
+/// kind and position in the pipeline, e.g. `window_5`.
+fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
+    if !graph.settings.checkpoints() {
+        return None;
+    }
+    let kind = match &graph.nodes[id].kind {
+        NodeKind::Watermarks(_) => "watermarks",
+        NodeKind::KeyedReduce(_) => "reduce",
+        NodeKind::Window(_) => "window",
+        NodeKind::Sink { kind, .. } if kind == "fold" => "fold",
+        _ => return None,
+    };
+    Some(format!("{kind}_{id}"))
 }
 
 /// The collector that receives output `port` of `id`: its consumer (or, across an exchange,

@@ -21,6 +21,21 @@ pub struct JobSettings {
     pub max_parallelism: u64,
     /// `"stderr"` or a path.
     pub dead_letter: String,
+    /// Checkpoint every this many milliseconds (`checkpoint_interval`).
+    pub checkpoint_interval_ms: Option<i64>,
+    /// Checkpoint every this many source records (`checkpoint_every_records`).
+    pub checkpoint_every_records: Option<u64>,
+    /// Where checkpoints go (`checkpoint_dir`).
+    pub checkpoint_dir: String,
+    /// Complete checkpoints kept (`checkpoints_retained`).
+    pub checkpoints_retained: u64,
+}
+
+impl JobSettings {
+    /// Whether the job takes checkpoints (then its stateful operators save their state).
+    pub fn checkpoints(&self) -> bool {
+        self.checkpoint_interval_ms.is_some() || self.checkpoint_every_records.is_some()
+    }
 }
 
 impl Default for JobSettings {
@@ -30,6 +45,10 @@ impl Default for JobSettings {
             parallelism: 1,
             max_parallelism: 128,
             dead_letter: "stderr".into(),
+            checkpoint_interval_ms: None,
+            checkpoint_every_records: None,
+            checkpoint_dir: "checkpoints".into(),
+            checkpoints_retained: 3,
         }
     }
 }

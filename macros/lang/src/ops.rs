@@ -90,7 +90,16 @@ pub const SINKS: &[Word] = &[
 ];
 
 /// Job settings, inside `job { … }`.
-pub const SETTINGS: &[&str] = &["name", "parallelism", "max_parallelism", "dead_letter"];
+pub const SETTINGS: &[&str] = &[
+    "name",
+    "parallelism",
+    "max_parallelism",
+    "dead_letter",
+    "checkpoint_interval",
+    "checkpoint_every_records",
+    "checkpoint_dir",
+    "checkpoints_retained",
+];
 
 /// Finds `name` in `table`.
 pub fn find(table: &'static [Word], name: &str) -> Option<&'static Word> {

@@ -55,6 +55,26 @@ fn event_time_window_with_late_side_output() {
 }
 
 #[test]
+fn checkpointed_window_and_fold() {
+    snapshot(
+        "checkpointed",
+        quote! {
+            job { name: "totals", checkpoint_interval: 10s, checkpoint_dir: "ckpt", checkpoints_retained: 5 }
+            let orders = json_lines::<Order>("orders.jsonl");
+            let totals = orders
+                .timestamps(|o| o.ts)
+                .watermarks(bounded_out_of_orderness(1s))
+                .key_by(|o| o.customer)
+                .window(tumbling(1min))
+                .drop_late_data()
+                .sum(|o| o.amount);
+            totals.sink(csv("out/totals"));
+            totals.sink(fold(grand, 0u64, |acc: &mut u64, r: WindowResult<u64, u64>| *acc += r.value));
+        },
+    );
+}
+
+#[test]
 fn fan_out_to_two_sinks() {
     snapshot(
         "fan_out",

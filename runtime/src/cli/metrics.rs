@@ -4,7 +4,8 @@
 //!
 //! Exposed today: `fuseflow_records_in_total`, `fuseflow_records_out_total`,
 //! `fuseflow_late_records_total`, `fuseflow_dead_lettered_total`,
-//! `fuseflow_input_bytes_read_total` and `fuseflow_input_bytes` (the size of the bounded file
+//! `fuseflow_checkpoints_completed_total`,
+//! `fuseflow_last_checkpoint_duration_milliseconds`, `fuseflow_input_bytes_read_total` and `fuseflow_input_bytes` (the size of the bounded file
 //! inputs). More metrics plug in through [`MetricsSource`]: per-operator counts, watermark
 //! lag or checkpoint durations are a type that holds the shared values the operators update
 //! (atomics reached through the `TaskContext`) and writes them with
@@ -129,6 +130,16 @@ impl Metrics {
             "fuseflow_dead_lettered_total",
             "Malformed records sent to the dead-letter output.",
             get(&c.dead_lettered),
+        );
+        out.counter(
+            "fuseflow_checkpoints_completed_total",
+            "Checkpoints completed.",
+            c.checkpoints.load(Ordering::Relaxed),
+        );
+        out.gauge(
+            "fuseflow_last_checkpoint_duration_milliseconds",
+            "Milliseconds the last completed checkpoint took, from trigger to manifest.",
+            c.checkpoint_duration_ms.load(Ordering::Relaxed) as f64,
         );
         out.counter(
             "fuseflow_input_bytes_read_total",

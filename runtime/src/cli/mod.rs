@@ -54,6 +54,16 @@ pub struct JobArgs {
     #[arg(id = "job-dead-letter", long = "dead-letter", value_name = "stderr|PATH")]
     pub dead_letter: Option<String>,
 
+    /// Keep checkpoints in DIR instead of the job's `checkpoint_dir` (jobs that take
+    /// checkpoints only)
+    #[arg(id = "job-checkpoint-dir", long = "checkpoint-dir", value_name = "DIR")]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+
+    /// Resume from a checkpoint: `latest` (the newest intact one; a fresh start if there is
+    /// none), a checkpoint number, or a `chk-N` directory
+    #[arg(id = "job-restore", long = "restore", value_name = "latest|N|PATH")]
+    pub restore: Option<crate::checkpoint::RestoreFrom>,
+
     /// Print the fused plan and exit
     #[arg(
         id = "job-explain",
@@ -169,6 +179,12 @@ impl JobArgs {
         }
         for o in &self.output {
             job = job.with_output(&o.name, &o.path);
+        }
+        if let Some(dir) = &self.checkpoint_dir {
+            job = job.with_checkpoint_dir(dir);
+        }
+        if let Some(from) = &self.restore {
+            job = job.with_restore(from.clone());
         }
         job
     }

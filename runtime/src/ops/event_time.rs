@@ -9,6 +9,7 @@
 //! as in Flink's `TimestampsAndWatermarksOperator`.
 
 use super::forward_control;
+use crate::checkpoint::{Stateful, decode, encode, own_part};
 use crate::{Collector, JobError, MAX_WATERMARK, MIN_WATERMARK, TaskContext, Timestamp, Ty};
 
 /// The `timestamps` operator; `D` is the successor once the chain is built.
@@ -112,8 +113,30 @@ impl<T, D: Collector<T>> Collector<T> for Watermarks<D> {
             self.next.watermark(wm);
         }
     }
+    fn checkpoint(&mut self, barrier: crate::checkpoint::Barrier) {
+        self.next.checkpoint(barrier)
+    }
+
     fn end(&mut self) {
         self.next.end()
+    }
+}
+
+/// The state is the largest timestamp seen and the watermark emitted.
+impl<D> Stateful for Watermarks<D> {
+    fn schema(&self) -> String {
+        format!("watermarks bound={}ms", self.bound)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+        encode(&(self.max_ts, self.current))
+    }
+
+    fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
+        if let Some(bytes) = own_part(parts, ctx)? {
+            (self.max_ts, self.current) = decode(&bytes)?;
+        }
+        Ok(())
     }
 }
 
@@ -135,6 +158,8 @@ mod tests {
         fn watermark(&mut self, wm: Timestamp) {
             self.0.push(format!("w{wm}"));
         }
+        fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
+
         fn end(&mut self) {
             self.0.push("end".into());
         }

@@ -347,6 +347,10 @@ where
         self.next.watermark(wm);
     }
 
+    fn checkpoint(&mut self, barrier: crate::checkpoint::Barrier) {
+        self.next.checkpoint(barrier);
+    }
+
     fn end(&mut self) {
         self.next.end();
     }

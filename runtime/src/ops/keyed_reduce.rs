@@ -5,8 +5,11 @@
 //! State is one value per key, in a hash map with a fixed-seed hasher; it lives as long as the
 //! job (there are no windows to clean it up). Control messages pass through.
 
+use crate::checkpoint::{Stateful, decode, encode};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use foldhash::fast::FixedState;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
@@ -82,8 +85,47 @@ where
         self.next.watermark(wm)
     }
 
+    fn checkpoint(&mut self, barrier: crate::checkpoint::Barrier) {
+        self.next.checkpoint(barrier)
+    }
+
     fn end(&mut self) {
         self.next.end()
+    }
+}
+
+/// The state is the running value of every key.
+impl<K, T, F, D> Stateful for KeyedReduce<K, T, F, D>
+where
+    K: Hash + Eq + Serialize + DeserializeOwned,
+    T: Serialize + DeserializeOwned,
+{
+    fn schema(&self) -> String {
+        format!(
+            "keyed_reduce key={} value={}",
+            std::any::type_name::<K>(),
+            std::any::type_name::<T>()
+        )
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+        let entries: Vec<(&K, &T)> = self
+            .state
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect();
+        encode(&entries)
+    }
+
+    fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
+        for (_, bytes) in parts {
+            for (k, v) in decode::<Vec<(K, T)>>(&bytes)? {
+                if ctx.owns_key(&k) {
+                    self.state.insert(k, Some(v));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -43,6 +43,9 @@ macro_rules! forward_control {
         fn watermark(&mut self, wm: $crate::Timestamp) {
             self.next.watermark(wm)
         }
+        fn checkpoint(&mut self, barrier: $crate::checkpoint::Barrier) {
+            self.next.checkpoint(barrier)
+        }
         fn end(&mut self) {
             self.next.end()
         }

@@ -99,6 +99,8 @@ impl<T> Collector<T> for CollectSink<T> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
+
     fn end(&mut self) {
         let n = self.buffer.len() as u64;
         self.handle.lock().append(&mut self.buffer);

@@ -5,7 +5,8 @@
 //! parent directories are created in `open`; writes are buffered and flushed at the end.
 
 use super::flatten::{Flatten, FlattenError};
-use super::{CHUNK, SharedFile};
+use super::{CHUNK, SinkFile};
+use crate::checkpoint::Barrier;
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use serde::Serialize;
 use std::marker::PhantomData;
@@ -19,7 +20,7 @@ fn row_writer(buffer: Vec<u8>) -> RowWriter {
 
 /// The sink behind [`csv()`]. Its clones (one per worker) share the output file.
 pub struct CsvSink<T> {
-    file: SharedFile,
+    file: SinkFile,
     writer: Option<RowWriter>,
     /// The header row, computed from this instance's first record.
     header: Vec<u8>,
@@ -36,7 +37,7 @@ pub struct CsvSink<T> {
 /// (created or truncated), flattening nested values into columns.
 pub fn csv<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> CsvSink<T> {
     CsvSink {
-        file: SharedFile::new(path.into()),
+        file: SinkFile::new(path.into(), "csv"),
         writer: None,
         header: Vec::new(),
         header_written: false,
@@ -150,9 +151,29 @@ impl<T: Serialize> Collector<T> for CsvSink<T> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn checkpoint(&mut self, barrier: Barrier) {
+        if self.writer.is_none() {
+            return;
+        }
+        if let Err(e) = self.write_out() {
+            return self.fail(e);
+        }
+        if let Err(e) = self.file.precommit(Some(barrier.id))
+            && let Some(ctx) = &self.ctx
+        {
+            ctx.fail(e);
+        }
+    }
+
     fn end(&mut self) {
         if let Err(e) = self.write_out() {
             self.fail(e);
+        }
+        if self.writer.is_some()
+            && let Err(e) = self.file.precommit(None)
+            && let Some(ctx) = &self.ctx
+        {
+            ctx.fail(e);
         }
         self.writer = None;
         if let Some(ctx) = &self.ctx {

@@ -5,7 +5,10 @@
 //! sharing anything on the hot path, and the caller merges the per-worker results after
 //! `run` returns. At parallelism 1 there is exactly one accumulator.
 
+use crate::checkpoint::{Stateful, decode, encode, own_part};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::sync::{Arc, Mutex};
 
 /// A handle receiving the accumulators of a [`fold`] sink, one per parallel instance.
@@ -90,6 +93,8 @@ impl<T, A, F: FnMut(&mut A, T)> Collector<T> for FoldSink<A, F> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
+
     fn end(&mut self) {
         if let Some(acc) = self.acc.take() {
             self.done.done.lock().unwrap_or_else(|p| p.into_inner()).push(acc);
@@ -97,5 +102,23 @@ impl<T, A, F: FnMut(&mut A, T)> Collector<T> for FoldSink<A, F> {
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));
         }
+    }
+}
+
+/// The state is the accumulator.
+impl<A: Serialize + DeserializeOwned, F> Stateful for FoldSink<A, F> {
+    fn schema(&self) -> String {
+        format!("fold acc={}", std::any::type_name::<A>())
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+        encode(&self.acc)
+    }
+
+    fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
+        if let Some(bytes) = own_part(parts, ctx)? {
+            self.acc = decode(&bytes)?;
+        }
+        Ok(())
     }
 }

@@ -31,6 +31,8 @@ impl<T, F: FnMut(T)> Collector<T> for ForEachSink<F> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
+
     fn end(&mut self) {
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));

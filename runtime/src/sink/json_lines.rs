@@ -2,14 +2,15 @@
 //! with struct fields in declaration order. The file and its parent directories are created in
 //! `open`; writes are buffered and flushed at the end of input.
 
-use super::{CHUNK, SharedFile};
+use super::{CHUNK, SinkFile};
+use crate::checkpoint::Barrier;
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use serde::Serialize;
 use std::marker::PhantomData;
 
 /// The sink behind [`json_lines`]. Its clones (one per worker) share the output file.
 pub struct JsonLinesSink<T> {
-    file: SharedFile,
+    file: SinkFile,
     buffer: Vec<u8>,
     writing: bool,
     count: u64,
@@ -33,7 +34,7 @@ impl<T> Clone for JsonLinesSink<T> {
 /// A sink writing each record as one JSON line to the file at `path` (created or truncated).
 pub fn json_lines<T: Serialize>(_ty: Ty<T>, path: impl Into<String>) -> JsonLinesSink<T> {
     JsonLinesSink {
-        file: SharedFile::new(path.into()),
+        file: SinkFile::new(path.into(), "jsonl"),
         buffer: Vec::new(),
         writing: false,
         count: 0,
@@ -106,8 +107,23 @@ impl<T: Serialize> Collector<T> for JsonLinesSink<T> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn checkpoint(&mut self, barrier: Barrier) {
+        self.write_out();
+        if let Err(e) = self.file.precommit(Some(barrier.id))
+            && let Some(ctx) = &self.ctx
+        {
+            ctx.fail(e);
+        }
+    }
+
     fn end(&mut self) {
         self.write_out();
+        if self.writing
+            && let Err(e) = self.file.precommit(None)
+            && let Some(ctx) = &self.ctx
+        {
+            ctx.fail(e);
+        }
         self.writing = false;
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));

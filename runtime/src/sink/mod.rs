@@ -6,6 +6,10 @@
 //! and the sink stops writing, so the job fails cleanly instead of panicking. Every sink counts
 //! the records it wrote and adds them to `records_out` at the end of input.
 //!
+//! With checkpoints on, a file sink is exactly-once: its path names a directory of part
+//! files that become visible only when the checkpoint covering them completes (see
+//! [`checkpoint`](crate::checkpoint)); without, it writes the one file its path names.
+//!
 //! A file sink has a name (given with `named`, which `pipeline!` sets to the stream's name, or
 //! else its file's stem): `--output name=path` ([`Job::with_output`](crate::Job::with_output))
 //! makes the sink of that name write to another path, chosen when the sink opens.
@@ -25,6 +29,7 @@ pub use for_each::{ForEachSink, for_each};
 pub use json_lines::{JsonLinesSink, json_lines};
 pub use stdout::{StdoutSink, stdout};
 
+use crate::checkpoint::PartWriter;
 use crate::{JobError, TaskContext};
 use std::fs::File;
 use std::io::Write;
@@ -109,6 +114,88 @@ impl SharedFile {
             file.write_all(header)?;
         }
         file.write_all(chunk)
+    }
+}
+
+/// One file sink instance's output: the file shared by the instances, or, when the job takes
+/// checkpoints, this instance's own part files.
+#[derive(Debug)]
+struct SinkFile {
+    shared: SharedFile,
+    parts: Option<PartWriter>,
+    /// The extension of part files.
+    ext: &'static str,
+}
+
+impl Clone for SinkFile {
+    fn clone(&self) -> Self {
+        SinkFile {
+            shared: self.shared.clone(),
+            parts: None,
+            ext: self.ext,
+        }
+    }
+}
+
+impl SinkFile {
+    fn new(path: String, ext: &'static str) -> Self {
+        SinkFile {
+            shared: SharedFile::new(path),
+            parts: None,
+            ext,
+        }
+    }
+
+    fn set_name(&mut self, name: &str) {
+        self.shared.set_name(name);
+    }
+
+    fn name(&self) -> String {
+        self.shared.name()
+    }
+
+    /// The file or directory being written.
+    fn path(&self) -> String {
+        match &self.parts {
+            Some(p) => p.dir().display().to_string(),
+            None => self.shared.path(),
+        }
+    }
+
+    fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        match ctx.checkpoints() {
+            None => self.shared.open(ctx),
+            Some(c) => {
+                let path = ctx
+                    .output_override(&self.name())
+                    .unwrap_or(&self.shared.path)
+                    .to_owned();
+                self.parts = Some(PartWriter::open(
+                    Arc::clone(c),
+                    Path::new(&path),
+                    ctx.subtask(),
+                    self.ext,
+                )?);
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends `chunk`; a new file (or part) starts with `header`.
+    fn append(&mut self, header: &[u8], chunk: &[u8]) -> std::io::Result<()> {
+        match &mut self.parts {
+            Some(p) => p.append(header, chunk),
+            None => self.shared.append(header, chunk),
+        }
+    }
+
+    /// Pre-commits what was written since the last barrier, for checkpoint `id` (`None`:
+    /// the final checkpoint). Nothing to do without checkpoints.
+    fn precommit(&mut self, id: Option<u64>) -> Result<(), JobError> {
+        match &mut self.parts {
+            Some(p) => p.precommit(id),
+            None => Ok(()),
+        }
     }
 }
 

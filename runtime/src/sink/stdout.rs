@@ -104,6 +104,8 @@ impl<T: Debug> Collector<T> for StdoutSink<T> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
+
     fn end(&mut self) {
         self.write_out(true);
         if let Some(ctx) = &self.ctx {

@@ -4,7 +4,8 @@
 //! the wrong type, invalid UTF-8) goes to the dead-letter output with its exact raw text and
 //! the 1-based line where it starts, and the job goes on.
 
-use super::{InputPaths, Progress, Source};
+use super::{FilePosition, InputPaths, Progress, Source};
+use crate::checkpoint::SourceCheckpoints;
 use crate::{Collector, DeadLetter, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
 use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
 use serde::de::DeserializeOwned;
@@ -44,35 +45,86 @@ impl<T: DeserializeOwned> Source for CsvSource<T> {
 
     fn run<C: Collector<T>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
         let files = self.paths.resolve()?;
+        let mut cps = SourceCheckpoints::new(ctx, name);
+        let resume = FilePosition::restored(&cps, &files)?;
         let mut progress = Progress::start(ctx, &files);
-        for file in files {
-            let data = std::fs::read(&file).map_err(|e| JobError::io("cannot open input", file.display(), e))?;
-            read_file(&data, name, &file.display().to_string(), out, ctx, &mut progress);
+        let first = resume.as_ref().map_or(0, |p| p.file_index);
+        for (i, file) in files.iter().enumerate().skip(first) {
+            let data = std::fs::read(file).map_err(|e| JobError::io("cannot open input", file.display(), e))?;
+            let mut reading = Reading {
+                name,
+                file_index: i,
+                file: file.display().to_string(),
+                cps: &mut cps,
+            };
+            let from = resume.as_ref().filter(|p| p.file_index == i);
+            read_file(&data, &mut reading, from, out, ctx, &mut progress);
         }
         drop(progress);
+        cps.finish(
+            ctx,
+            &FilePosition {
+                file_index: files.len(),
+                file: String::new(),
+                byte: 0,
+                line: 0,
+                record: 0,
+            },
+        );
         out.watermark(MAX_WATERMARK);
         out.end();
         Ok(())
     }
 }
 
-/// Parses one file's bytes, pushes its good rows and dead-letters the others; counts the rows
-/// and bytes read in `progress`.
+/// The file being read, and the source's checkpoints.
+struct Reading<'a> {
+    name: &'a str,
+    file_index: usize,
+    file: String,
+    cps: &'a mut SourceCheckpoints,
+}
+
+/// Parses one file's bytes (from `resume`, if given), pushes its good rows and dead-letters
+/// the others; counts the rows and bytes read in `progress`, and takes checkpoints when due.
 fn read_file<T: DeserializeOwned, C: Collector<T>>(
     data: &[u8],
-    name: &str,
-    file: &str,
+    reading: &mut Reading<'_>,
+    resume: Option<&FilePosition>,
     out: &mut C,
     ctx: &TaskContext,
     progress: &mut Progress<'_>,
 ) {
-    let mut rdr = ReaderBuilder::new().has_headers(true).from_reader(data);
+    let (name, file) = (reading.name, reading.file.as_str());
+    let mut rdr = ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(std::io::Cursor::new(data));
     // Reading from memory cannot fail, and byte records are not checked for UTF-8.
     let headers = rdr.byte_headers().cloned().unwrap_or_default();
     let mut lines = LineCounter::default();
+    if let Some(p) = resume {
+        let mut at = ::csv::Position::new();
+        at.set_byte(p.byte).set_line(p.line).set_record(p.record);
+        if rdr.seek(at).is_err() {
+            return;
+        }
+    }
     let mut record = ByteRecord::new();
     let mut counted = rdr.position().byte();
     progress.skipped(counted);
+    let mut checkpoint_if_due = |rdr: &::csv::Reader<std::io::Cursor<&[u8]>>, out: &mut C| {
+        if reading.cps.due() {
+            let p = rdr.position();
+            let position = FilePosition {
+                file_index: reading.file_index,
+                file: file.to_owned(),
+                byte: p.byte(),
+                line: p.line(),
+                record: p.record(),
+            };
+            reading.cps.trigger(out, ctx, &position);
+        }
+    };
     loop {
         let before = rdr.position().byte() as usize;
         let result = rdr.read_byte_record(&mut record);
@@ -97,6 +149,7 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
             None => match record.deserialize::<T>(Some(&headers)) {
                 Ok(value) => {
                     out.record(value, NO_TIMESTAMP);
+                    checkpoint_if_due(&rdr, out);
                     continue;
                 }
                 Err(e) => deserialize_reason(&e, &headers),
@@ -112,6 +165,7 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
         if after <= before {
             break; // no progress: never loop on an error the reader cannot skip
         }
+        checkpoint_if_due(&rdr, out);
     }
     progress.skipped((data.len() as u64).saturating_sub(counted));
 }

@@ -2,6 +2,7 @@
 //! Records carry no timestamp; assign one downstream with `timestamps`.
 
 use super::Source;
+use crate::checkpoint::SourceCheckpoints;
 use crate::{Collector, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
 
 /// A source that yields the items of an iterator (see [`from_iter`]).
@@ -25,13 +26,28 @@ impl<I: Iterator> FromIter<I> {
 impl<I: Iterator> Source for FromIter<I> {
     type Item = I::Item;
 
-    fn run<C: Collector<I::Item>>(self, _name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
+    fn run<C: Collector<I::Item>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
+        let mut cps = SourceCheckpoints::new(ctx, name);
+        // The position is the number of items consumed: a restore skips them again, so the
+        // iterator must yield the same items on every run.
+        let start = cps.restored::<u64>()?.unwrap_or(0);
+        let mut iter = self.iter;
         let mut n = 0u64;
-        for record in self.iter {
-            out.record(record, NO_TIMESTAMP);
+        while n < start {
+            if iter.next().is_none() {
+                break;
+            }
             n += 1;
         }
-        TaskContext::add(&ctx.counters().records_in, n);
+        for record in iter {
+            out.record(record, NO_TIMESTAMP);
+            n += 1;
+            if cps.due() {
+                cps.trigger(out, ctx, &n);
+            }
+        }
+        TaskContext::add(&ctx.counters().records_in, n - start.min(n));
+        cps.finish(ctx, &n);
         out.watermark(MAX_WATERMARK);
         out.end();
         Ok(())

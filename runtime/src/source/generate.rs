@@ -3,6 +3,7 @@
 //! no allocation, one counter update at the end.
 
 use super::Source;
+use crate::checkpoint::SourceCheckpoints;
 use crate::{Collector, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
 
 /// A source of `count` records made by a function of their index (see [`generate`]).
@@ -30,11 +31,18 @@ impl<F> Generate<F> {
 impl<T, F: FnMut(u64) -> T> Source for Generate<F> {
     type Item = T;
 
-    fn run<C: Collector<T>>(mut self, _name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
-        for i in 0..self.count {
+    fn run<C: Collector<T>>(mut self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
+        let mut cps = SourceCheckpoints::new(ctx, name);
+        // The position is the index of the next record.
+        let start = cps.restored::<u64>()?.unwrap_or(0);
+        for i in start..self.count {
             out.record((self.f)(i), NO_TIMESTAMP);
+            if cps.due() {
+                cps.trigger(out, ctx, &(i + 1));
+            }
         }
-        TaskContext::add(&ctx.counters().records_in, self.count);
+        TaskContext::add(&ctx.counters().records_in, self.count.saturating_sub(start));
+        cps.finish(ctx, &self.count);
         out.watermark(MAX_WATERMARK);
         out.end();
         Ok(())

@@ -4,7 +4,8 @@
 //! syntax, a wrong type, invalid UTF-8) goes to the dead-letter output with its line number and
 //! raw text, and the job goes on.
 
-use super::{InputPaths, Progress, Source};
+use super::{FilePosition, InputPaths, Progress, Source};
+use crate::checkpoint::SourceCheckpoints;
 use crate::{Collector, DeadLetter, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
 use serde::de::DeserializeOwned;
 use std::io::BufRead;
@@ -44,39 +45,69 @@ impl<T: DeserializeOwned> Source for JsonLinesSource<T> {
 
     fn run<C: Collector<T>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
         let files = self.paths.resolve()?;
+        let mut cps = SourceCheckpoints::new(ctx, name);
+        let resume = FilePosition::restored(&cps, &files)?;
         let mut progress = Progress::start(ctx, &files);
-        for path in files {
+        let first = resume.as_ref().map_or(0, |p| p.file_index);
+        for (i, path) in files.iter().enumerate().skip(first) {
             let file_name = path.display().to_string();
-            let file = std::fs::File::open(&path).map_err(|e| JobError::io("cannot open input", &file_name, e))?;
+            let mut file = std::fs::File::open(path).map_err(|e| JobError::io("cannot open input", &file_name, e))?;
+            let mut at = FilePosition {
+                file_index: i,
+                file: file_name.clone(),
+                byte: 0,
+                line: 0,
+                record: 0,
+            };
+            if let Some(p) = resume.as_ref().filter(|p| p.file_index == i) {
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::Start(p.byte))
+                    .map_err(|e| JobError::io("cannot read input", &file_name, e))?;
+                at = p.clone();
+            }
             let reader = std::io::BufReader::with_capacity(1 << 16, file);
-            let result = read_lines(reader, name, &file_name, out, ctx, &mut progress);
+            let result = read_lines(reader, name, at, &mut cps, out, ctx, &mut progress);
             result.map_err(|e| JobError::io("cannot read input", &file_name, e))?;
         }
         drop(progress);
+        cps.finish(
+            ctx,
+            &FilePosition {
+                file_index: files.len(),
+                file: String::new(),
+                byte: 0,
+                line: 0,
+                record: 0,
+            },
+        );
         out.watermark(MAX_WATERMARK);
         out.end();
         Ok(())
     }
 }
 
-/// Reads one file, pushing good lines and dead-lettering the others; `progress` counts the
-/// records and bytes.
+/// Reads one file from `at`, pushing good lines and dead-lettering the others; `progress`
+/// counts the records and bytes; checkpoints are taken when due.
 fn read_lines<T: DeserializeOwned, C: Collector<T>>(
     mut reader: impl BufRead,
     name: &str,
-    file: &str,
+    mut at: FilePosition,
+    cps: &mut SourceCheckpoints,
     out: &mut C,
     ctx: &TaskContext,
     progress: &mut Progress<'_>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    let mut line = 0u64;
+    let file = at.file.clone();
+    let file = file.as_str();
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf)? == 0 {
             return Ok(());
         }
-        line += 1;
+        at.line += 1;
+        at.byte += buf.len() as u64;
+        let line = at.line;
         let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -93,6 +124,10 @@ fn read_lines<T: DeserializeOwned, C: Collector<T>>(
                 raw: String::from_utf8_lossy(raw).into_owned(),
                 reason: e.to_string(),
             }),
+        }
+        at.record += 1;
+        if cps.due() {
+            cps.trigger(out, ctx, &at);
         }
     }
 }

@@ -20,7 +20,51 @@ pub use paths::InputPaths;
 pub use stdin::{StdinLines, stdin_lines};
 
 use crate::{Collector, JobError, TaskContext, Ty};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+/// Where a file source resumes after a restore: the file (by its index in the sorted list
+/// of inputs, and its path, to notice a changed input) and the byte offset and line number
+/// of the next record in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
+    /// Index of the file among the source's inputs.
+    pub file_index: usize,
+    /// The file's path.
+    pub file: String,
+    /// Byte offset of the next record.
+    pub byte: u64,
+    /// Number of lines before the next record.
+    pub line: u64,
+    /// Records (good or malformed) before the next record.
+    pub record: u64,
+}
+
+impl FilePosition {
+    /// The restored position of a file source over `files`, checked against them.
+    pub(crate) fn restored(
+        cps: &crate::checkpoint::SourceCheckpoints,
+        files: &[PathBuf],
+    ) -> Result<Option<FilePosition>, JobError> {
+        let Some(pos) = cps.restored::<FilePosition>()? else {
+            return Ok(None);
+        };
+        match files.get(pos.file_index) {
+            Some(f) if f.display().to_string() == pos.file => Ok(Some(pos)),
+            _ => Err(JobError::Other(format!(
+                "the checkpoint resumes reading `{}` (input file {} of the source), but the source's inputs are now {}: \
+                 restore with the same inputs",
+                pos.file,
+                pos.file_index + 1,
+                files
+                    .iter()
+                    .map(|f| format!("`{}`", f.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+}
 
 /// A source of records of type [`Source::Item`].
 pub trait Source {

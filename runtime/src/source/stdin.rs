@@ -27,6 +27,7 @@ impl Source for StdinLines {
     type Item = String;
 
     fn run<C: Collector<String>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
+        crate::checkpoint::SourceCheckpoints::new(ctx, name).require_replayable("stdin")?;
         read_lines(std::io::stdin().lock(), name, out, ctx)
     }
 }

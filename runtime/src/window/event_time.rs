@@ -26,7 +26,10 @@
 
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
+use crate::checkpoint::{Stateful, decode, encode};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::hash::Hash;
 use std::marker::PhantomData;
 
@@ -330,6 +333,11 @@ where
         self.late.watermark(wm);
     }
 
+    fn checkpoint(&mut self, barrier: crate::checkpoint::Barrier) {
+        self.main.checkpoint(barrier);
+        self.late.checkpoint(barrier);
+    }
+
     fn end(&mut self) {
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().late, self.late_count);
@@ -337,6 +345,66 @@ where
         self.late_count = 0;
         self.main.end();
         self.late.end();
+    }
+}
+
+/// The state is the watermark and every open window with its keys' accumulators.
+impl<K, T, A, M, L> Stateful for EventTimeWindowCollector<K, T, A, M, L>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned,
+    A: AggregateFunction<T>,
+    A::Acc: Serialize + DeserializeOwned,
+{
+    fn schema(&self) -> String {
+        format!(
+            "event_time_window size={}ms lateness={}ms key={} acc={}",
+            self.size,
+            self.lateness,
+            std::any::type_name::<K>(),
+            std::any::type_name::<A::Acc>()
+        )
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+        type Window<'a, K, Acc> = (i64, i64, Vec<(&'a K, &'a Acc)>);
+        let windows: Vec<Window<'_, K, A::Acc>> = self
+            .windows
+            .iter()
+            .map(|w| (w.start, w.end, w.table.entries().iter().map(|(k, a)| (k, a)).collect()))
+            .collect();
+        encode(&(self.wm, windows))
+    }
+
+    fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
+        type Snapshot<K, Acc> = (Timestamp, Vec<(i64, i64, Vec<(K, Acc)>)>);
+        let mut wm = None::<Timestamp>;
+        let mut windows: std::collections::BTreeMap<i64, OpenWindow<K, A::Acc>> = Default::default();
+        for (_, bytes) in parts {
+            let (part_wm, part_windows): Snapshot<K, A::Acc> = decode(&bytes)?;
+            wm = Some(wm.map_or(part_wm, |w| w.min(part_wm)));
+            for (start, end, entries) in part_windows {
+                let w = windows.entry(start).or_insert_with(|| OpenWindow {
+                    start,
+                    end,
+                    table: KeyTable::default(),
+                });
+                for (key, acc) in entries {
+                    if ctx.owns_key(&key) {
+                        let mut acc = Some(acc);
+                        let idx = w.table.find_or_insert_with(key, || acc.take().expect("once"));
+                        if let Some(acc) = acc {
+                            *w.table.value_mut(idx) = acc;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(wm) = wm {
+            self.wm = self.wm.max(wm);
+        }
+        self.windows = windows.into_values().filter(|w| !w.table.is_empty()).collect();
+        self.recompute_next_action();
+        Ok(())
     }
 }
 

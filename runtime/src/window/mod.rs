@@ -151,6 +151,8 @@ pub(crate) mod testing {
         fn watermark(&mut self, wm: Timestamp) {
             self.0.borrow_mut().push(Msg::W(wm));
         }
+        fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
+
         fn end(&mut self) {
             self.0.borrow_mut().push(Msg::End);
         }

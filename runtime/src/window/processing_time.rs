@@ -15,7 +15,10 @@
 
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
+use crate::checkpoint::{Stateful, decode, encode};
 use crate::{Collector, JobError, MAX_WATERMARK, TaskContext, Timestamp, Ty};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -182,9 +185,54 @@ where
         self.main.watermark(wm);
     }
 
+    fn checkpoint(&mut self, barrier: crate::checkpoint::Barrier) {
+        self.main.checkpoint(barrier);
+    }
+
     fn end(&mut self) {
         self.fire();
         self.main.end();
+    }
+}
+
+/// The state is the open window and its keys' accumulators. On restore the window fires
+/// by the clock of the restored run.
+impl<K, T, A, C, M> Stateful for ProcessingTimeWindowCollector<K, T, A, C, M>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned,
+    A: AggregateFunction<T>,
+    A::Acc: Serialize + DeserializeOwned,
+{
+    fn schema(&self) -> String {
+        format!(
+            "processing_time_window size={}ms key={} acc={}",
+            self.size,
+            std::any::type_name::<K>(),
+            std::any::type_name::<A::Acc>()
+        )
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+        let entries: Vec<(&K, &A::Acc)> = self.table.entries().iter().map(|(k, a)| (k, a)).collect();
+        encode(&(self.open, entries))
+    }
+
+    fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
+        type Snapshot<K, Acc> = (Option<(i64, i64)>, Vec<(K, Acc)>);
+        for (_, bytes) in parts {
+            let (open, entries): Snapshot<K, A::Acc> = decode(&bytes)?;
+            for (key, acc) in entries {
+                if ctx.owns_key(&key) {
+                    self.open = self.open.or(open);
+                    let mut acc = Some(acc);
+                    let idx = self.table.find_or_insert_with(key, || acc.take().expect("once"));
+                    if let Some(acc) = acc {
+                        *self.table.value_mut(idx) = acc;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -96,7 +96,6 @@ impl<K, V> KeyTable<K, V> {
     }
 
     /// Whether the table has no keys.
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -1,0 +1,155 @@
+//! The source side of checkpoints: when to trigger one, and where to start after a restore.
+//!
+//! A source asks [`SourceCheckpoints::due`] after each record it emits (one decrement and a
+//! branch when checkpoints are off or far away) and, when it says so, calls
+//! [`SourceCheckpoints::trigger`] with its position: the barrier then flows through the
+//! source's chain, and the source's task acknowledges it once the chain has passed it on.
+
+use super::{Barrier, Coordinator};
+use crate::{Collector, JobError, TaskContext};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Records between two looks at the clock for time-based checkpoints.
+const CLOCK_EVERY: u64 = 1024;
+
+/// A source's handle on the job's checkpoints.
+pub struct SourceCheckpoints {
+    name: &'static str,
+    coordinator: Option<Arc<Coordinator>>,
+    /// Records until the next look (a trigger by count, or at the clock).
+    countdown: u64,
+    /// The value `countdown` started from.
+    armed: u64,
+    every_records: Option<u64>,
+    /// Records since the last checkpoint, for the count.
+    since: u64,
+    last: Instant,
+}
+
+impl SourceCheckpoints {
+    /// The checkpoints of the source `name` in the job `ctx` belongs to.
+    pub fn new(ctx: &TaskContext, name: &'static str) -> Self {
+        let coordinator = ctx.checkpoints().cloned();
+        let every_records = coordinator.as_ref().and_then(|c| c.config().every_records);
+        let mut s = SourceCheckpoints {
+            name,
+            countdown: u64::MAX,
+            armed: u64::MAX,
+            every_records,
+            since: 0,
+            last: Instant::now(),
+            coordinator,
+        };
+        s.rearm();
+        s
+    }
+
+    /// Whether the job takes checkpoints.
+    pub fn enabled(&self) -> bool {
+        self.coordinator.is_some()
+    }
+
+    /// Fails for a source that cannot replay its input, if the job takes checkpoints.
+    pub fn require_replayable(&self, what: &str) -> Result<(), JobError> {
+        if self.enabled() {
+            return Err(JobError::Other(format!(
+                "source `{}` reads {what}, which cannot be read again after a failure, so this job cannot take \
+                 checkpoints: read a file instead, or remove the checkpoint settings",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn rearm(&mut self) {
+        let Some(c) = &self.coordinator else {
+            self.countdown = u64::MAX;
+            self.armed = u64::MAX;
+            return;
+        };
+        let by_count = self
+            .every_records
+            .map_or(u64::MAX, |n| n.saturating_sub(self.since).max(1));
+        let by_clock = if c.config().interval.is_some() {
+            CLOCK_EVERY
+        } else {
+            u64::MAX
+        };
+        self.armed = by_count.min(by_clock);
+        self.countdown = self.armed;
+    }
+
+    /// The position to resume from, if the job restored a checkpoint that has one for this
+    /// source.
+    pub fn restored<P: DeserializeOwned>(&self) -> Result<Option<P>, JobError> {
+        let Some(value) = self.coordinator.as_ref().and_then(|c| c.restored_position(self.name)) else {
+            return Ok(None);
+        };
+        serde_json::from_value(value.clone()).map(Some).map_err(|e| {
+            JobError::Other(format!(
+                "the checkpoint's position for source `{}` does not fit this source ({e}): was the source changed?",
+                self.name
+            ))
+        })
+    }
+
+    /// Counts one emitted record; true when a checkpoint is due.
+    #[inline]
+    pub fn due(&mut self) -> bool {
+        self.countdown -= 1;
+        self.countdown == 0 && self.slow_due()
+    }
+
+    #[cold]
+    fn slow_due(&mut self) -> bool {
+        let Some(c) = &self.coordinator else {
+            self.countdown = u64::MAX;
+            return false;
+        };
+        self.since += self.armed;
+        let by_count = self.every_records.is_some_and(|n| self.since >= n);
+        let by_clock = c.config().interval.is_some_and(|i| self.last.elapsed() >= i);
+        if by_count || by_clock {
+            true
+        } else {
+            self.rearm();
+            false
+        }
+    }
+
+    /// Takes a checkpoint: sends a barrier through `out` and records `position`, the place
+    /// to resume reading after every record emitted so far.
+    pub fn trigger<T, C: Collector<T>, P: Serialize>(&mut self, out: &mut C, ctx: &TaskContext, position: &P) {
+        let Some(c) = self.coordinator.clone() else { return };
+        let id = c.begin();
+        match serde_json::to_value(position) {
+            Ok(v) => c.source_position(id, self.name, v),
+            Err(e) => ctx.fail(JobError::Other(format!(
+                "cannot record the position of `{}`: {e}",
+                self.name
+            ))),
+        }
+        out.checkpoint(Barrier { id });
+        if let Err(e) = c.ack(id) {
+            ctx.fail(e);
+        }
+        self.since = 0;
+        self.last = Instant::now();
+        self.rearm();
+    }
+
+    /// Records the position at the end of the input, for the final checkpoint.
+    pub fn finish<P: Serialize>(&mut self, ctx: &TaskContext, position: &P) {
+        let Some(c) = &self.coordinator else { return };
+        match serde_json::to_value(position) {
+            Ok(v) => c.final_source_position(self.name, v),
+            Err(e) => ctx.fail(JobError::Other(format!(
+                "cannot record the position of `{}`: {e}",
+                self.name
+            ))),
+        }
+    }
+}
