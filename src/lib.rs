@@ -40,6 +40,7 @@
 //!
 //! The DSL is documented in `docs/dsl.md`, the event-time semantics in `docs/semantics.md`.
 
+pub use fuseflow_runtime::checkpoint;
 pub use fuseflow_runtime::cli::{self, main};
 pub use fuseflow_runtime::ops::{KeyedProcessFunction, ProcessContext};
 pub use fuseflow_runtime::sink::Folded;
