@@ -182,13 +182,19 @@ impl<'a> Env<'a> {
             let mut instance = chain(worker);
             self.workers.push(Box::new(move |ctx: &TaskContext| {
                 let ctx = &ctx.for_subtask(worker, n);
-                // Failures are recorded before the job hears that this worker is open.
-                match instance.open(ctx) {
-                    Ok(()) => {
+                // Failures (errors, panics) are recorded before the job hears that this
+                // worker is open. A panic while draining fails the job (which a restart
+                // strategy may restart); dropping the receiver unblocks the producers.
+                match crate::job::catch_panic(|| instance.open(ctx)) {
+                    Ok(Ok(())) => {
                         ctx.task_opened();
-                        drain(&rx, &recycle_tx, producers, &mut instance, ctx)
+                        if let Err(e) =
+                            crate::job::catch_panic(|| drain(&rx, &recycle_tx, producers, &mut instance, ctx))
+                        {
+                            ctx.fail(JobError::Other(format!("worker {worker}: {e}")));
+                        }
                     }
-                    Err(e) => {
+                    Ok(Err(e)) | Err(e) => {
                         ctx.fail(e);
                         ctx.task_opened();
                     }

@@ -9,6 +9,7 @@ use crate::checkpoint::{CheckpointConfig, Coordinator, RestoreFrom};
 use crate::collector::Collector;
 use crate::dead_letter::{DeadLetter, DeadLetterOutput, DeadLetterTarget};
 use crate::exchange::Env;
+use crate::restart::RestartStrategy;
 use crate::source::{InputPaths, Source};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,8 @@ pub struct JobSpec {
     pub version: &'static str,
     /// When and where the job takes checkpoints (`None`: it takes none).
     pub checkpoints: Option<CheckpointConfig>,
+    /// What to do when the job fails while running.
+    pub restart: RestartStrategy,
 }
 
 impl Default for JobSpec {
@@ -50,6 +53,7 @@ impl Default for JobSpec {
             plan_dot: "",
             version: "",
             checkpoints: None,
+            restart: RestartStrategy::None,
         }
     }
 }
@@ -135,6 +139,7 @@ struct Shared {
     opened: Opened,
     max_parallelism: usize,
     checkpoints: Option<Arc<Coordinator>>,
+    failed: std::sync::atomic::AtomicBool,
 }
 
 /// What every operator of a running job may reach: counters, the dead-letter output, the
@@ -165,6 +170,7 @@ impl TaskContext {
                 opened: Opened::default(),
                 max_parallelism,
                 checkpoints,
+                failed: Default::default(),
             }),
             subtask: 0,
             subtasks: 1,
@@ -274,11 +280,18 @@ impl TaskContext {
 
     /// Records an error that makes the job fail once its tasks have stopped.
     pub fn fail(&self, error: JobError) {
+        self.shared.failed.store(true, Ordering::Relaxed);
         self.shared.errors.lock().unwrap_or_else(|p| p.into_inner()).push(error);
     }
 
     fn has_failed(&self) -> bool {
-        !self.shared.errors.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+        self.failed()
+    }
+
+    /// Whether the job has failed (an operator or sink reported an error): sources stop
+    /// reading.
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Relaxed)
     }
 
     fn take_errors(&self) -> Vec<JobError> {
@@ -332,7 +345,12 @@ pub struct Job<'a> {
     restore: Option<RestoreFrom>,
     /// A checkpoint directory given to a job that takes no checkpoints (an error at `run`).
     stray_checkpoint_dir: Option<std::path::PathBuf>,
+    /// Wires the whole job again for each attempt, if it can be restarted.
+    rewire: Option<Rewire<'a>>,
 }
+
+/// Wires a whole restartable job, once per attempt.
+type Rewire<'a> = Box<dyn Fn(&mut Env<'a>) + 'a>;
 
 impl<'a> Job<'a> {
     /// An empty job with these settings.
@@ -344,6 +362,7 @@ impl<'a> Job<'a> {
             counters: None,
             restore: None,
             stray_checkpoint_dir: None,
+            rewire: None,
         }
     }
 
@@ -357,7 +376,17 @@ impl<'a> Job<'a> {
             counters: None,
             restore: None,
             stray_checkpoint_dir: None,
+            rewire: None,
         }
+    }
+
+    /// A job whose dataflow `wire` builds anew for every attempt, so that its restart
+    /// strategy can restart it (what `pipeline!` generates for a job with a `restart`
+    /// setting: its operators are then cloned for each attempt).
+    pub fn build_restartable(spec: JobSpec, wire: impl Fn(&mut Env<'a>) + 'a) -> Self {
+        let mut job = Job::new(spec);
+        job.rewire = Some(Box::new(wire));
+        job
     }
 
     /// The value `pipeline!` expands to when it reports compile errors, so that the code
@@ -448,8 +477,12 @@ impl<'a> Job<'a> {
     /// Runs every task to the end of its input and returns the counts.
     ///
     /// Fails if an input cannot be opened or an output cannot be written; malformed records
-    /// do not fail the job (they are dead-lettered and counted).
-    pub fn run(self) -> Result<JobSummary, JobError> {
+    /// do not fail the job (they are dead-lettered and counted). A failure while records flow
+    /// (a panic or an `Err` in user code, a failing sink) restarts the job if its settings
+    /// name a [`RestartStrategy`](crate::restart::RestartStrategy) and it was built to be
+    /// restartable ([`Job::build_restartable`]): from its latest checkpoint, or from the
+    /// beginning if it takes none.
+    pub fn run(mut self) -> Result<JobSummary, JobError> {
         let started = Instant::now();
         let no_checkpoints = |what: &str| {
             JobError::Other(format!(
@@ -466,11 +499,56 @@ impl<'a> Job<'a> {
                 return Err(no_checkpoints("--restore was given"));
             }
         }
-        let mut env = Env::new(self.spec.parallelism);
-        env.input_overrides = self.overrides.inputs;
-        for wire in self.builders {
-            wire(&mut env);
+        let counters = self.counters.take().unwrap_or_default();
+        let mut restore = self.restore.take();
+        let mut once = std::mem::take(&mut self.builders);
+        let mut restarts = 0u32;
+        loop {
+            let mut env = Env::new(self.spec.parallelism);
+            env.input_overrides = self.overrides.inputs.clone();
+            match &self.rewire {
+                Some(wire) => wire(&mut env),
+                None => once.drain(..).for_each(|wire| wire(&mut env)),
+            }
+            match self.attempt(env, &counters, restore.as_ref()) {
+                Ok(mut summary) => {
+                    summary.restarts = restarts;
+                    summary.elapsed = started.elapsed();
+                    return Ok(summary);
+                }
+                Err(Failure::BeforeStart(e)) => return Err(e),
+                Err(Failure::Running(e)) => {
+                    restarts += 1;
+                    let delay = match &self.rewire {
+                        Some(_) => self.spec.restart.delay_before(restarts),
+                        None => None,
+                    };
+                    let Some(delay) = delay else { return Err(e) };
+                    let from = if self.spec.checkpoints.is_some() {
+                        restore = Some(RestoreFrom::Latest);
+                        "its latest checkpoint"
+                    } else {
+                        "the beginning (it takes no checkpoints)"
+                    };
+                    tracing::warn!(restart = restarts, "job `{}` failed: {e}", self.spec.name);
+                    eprintln!(
+                        "warning: job `{}` failed: {e}\nwarning: restart {restarts} in {delay:?}, from {from}",
+                        self.spec.name
+                    );
+                    std::thread::sleep(delay);
+                }
+            }
         }
+    }
+
+    /// One run of the job's wired tasks.
+    fn attempt(
+        &self,
+        env: Env<'a>,
+        counters: &Arc<Counters>,
+        restore: Option<&RestoreFrom>,
+    ) -> Result<JobSummary, Failure> {
+        let started = Instant::now();
         let Env {
             sources,
             workers,
@@ -483,31 +561,31 @@ impl<'a> Job<'a> {
             .filter(|k| !file_sources.contains(&k.as_str()))
             .collect();
         if !unknown.is_empty() {
-            return Err(JobError::Other(format!(
+            return Err(Failure::BeforeStart(JobError::Other(format!(
                 "no file source named {} (file sources: {})",
                 quoted(unknown),
                 names_or_none(&file_sources)
-            )));
+            ))));
         }
-        let counters = self.counters.unwrap_or_default();
         let coordinator = match &self.spec.checkpoints {
             None => None,
             Some(config) => {
                 if sources.len() > 1 {
-                    return Err(JobError::Other(format!(
+                    return Err(Failure::BeforeStart(JobError::Other(format!(
                         "job `{}` has {} sources; checkpoints support one source per job for now",
                         self.spec.name,
                         sources.len()
-                    )));
+                    ))));
                 }
                 let c = Coordinator::start(
                     config.clone(),
                     self.spec.name,
                     self.spec.max_parallelism,
                     self.spec.parallelism,
-                    self.restore.as_ref(),
-                    Arc::clone(&counters),
-                )?;
+                    restore,
+                    Arc::clone(counters),
+                )
+                .map_err(Failure::BeforeStart)?;
                 c.set_tasks(sources.len() + workers.len());
                 Some(Arc::new(c))
             }
@@ -525,17 +603,19 @@ impl<'a> Job<'a> {
                 records_out: 0,
                 late: 0,
                 dead_lettered: 0,
+                restarts: 0,
                 elapsed: started.elapsed(),
             });
         }
-        let dead = DeadLetterOutput::open(&self.spec.dead_letter)?;
+        let dead = DeadLetterOutput::open(&self.spec.dead_letter).map_err(Failure::BeforeStart)?;
         let ctx = TaskContext::new(
             dead,
-            counters,
-            self.overrides.outputs,
+            Arc::clone(counters),
+            self.overrides.outputs.clone(),
             self.spec.max_parallelism,
             coordinator.clone(),
         );
+        let mut ran = false;
         std::thread::scope(|scope| {
             let n_workers = workers.len();
             for (i, worker) in workers.into_iter().enumerate() {
@@ -552,9 +632,9 @@ impl<'a> Job<'a> {
             // created or a checkpoint that does not fit stops the job before any record flows.
             let mut runs = Vec::with_capacity(sources.len());
             for (_name, task) in sources {
-                match task(&ctx) {
-                    Ok(run) => runs.push(run),
-                    Err(e) => ctx.fail(e),
+                match catch_panic(|| task(&ctx)) {
+                    Ok(Ok(run)) => runs.push(run),
+                    Ok(Err(e)) | Err(e) => ctx.fail(e),
                 }
             }
             ctx.wait_opened(n_workers);
@@ -576,9 +656,11 @@ impl<'a> Job<'a> {
                 // Dropping the source tasks ends the workers' inputs.
                 return;
             }
+            ran = true;
             for run in runs {
-                if let Err(e) = run(&ctx) {
-                    ctx.fail(e);
+                match catch_panic(|| run(&ctx)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) | Err(e) => ctx.fail(e),
                 }
             }
         });
@@ -590,10 +672,15 @@ impl<'a> Job<'a> {
             .ok();
         let mut errors = ctx.take_errors();
         if !errors.is_empty() {
-            return Err(errors.swap_remove(0));
+            let e = errors.swap_remove(0);
+            return Err(if ran {
+                Failure::Running(e)
+            } else {
+                Failure::BeforeStart(e)
+            });
         }
         if let Some(c) = &coordinator {
-            c.finish()?;
+            c.finish().map_err(Failure::Running)?;
         }
         let c = ctx.counters();
         Ok(JobSummary {
@@ -602,8 +689,34 @@ impl<'a> Job<'a> {
             records_out: c.records_out.load(Ordering::Relaxed),
             late: c.late.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
+            restarts: 0,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+/// Why an attempt at running a job failed.
+enum Failure {
+    /// Before any record flowed: restarting cannot help.
+    BeforeStart(JobError),
+    /// While records flowed: a restart strategy may restart the job.
+    Running(JobError),
+}
+
+/// Runs `f`, turning a panic into a [`JobError`] with the panic's message.
+pub(crate) fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, JobError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|payload| JobError::Other(format!("panicked: {}", panic_message(payload.as_ref()))))
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
     }
 }
 
@@ -620,6 +733,8 @@ pub struct JobSummary {
     pub late: u64,
     /// Malformed records sent to the dead-letter output.
     pub dead_lettered: u64,
+    /// Times the job was restarted after a failure (see its restart strategy).
+    pub restarts: u32,
     /// Wall time of the run.
     pub elapsed: Duration,
 }
@@ -632,6 +747,11 @@ impl std::fmt::Display for JobSummary {
             f,
             "job `{}` finished: {} records in, {} out, {} late, {} dead-lettered in {:.3} s ({:.0} records/s)",
             self.name, self.records_in, self.records_out, self.late, self.dead_lettered, secs, rate
-        )
+        )?;
+        match self.restarts {
+            0 => Ok(()),
+            1 => write!(f, " after 1 restart"),
+            n => write!(f, " after {n} restarts"),
+        }
     }
 }

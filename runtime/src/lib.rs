@@ -24,6 +24,7 @@ pub mod dead_letter;
 pub mod exchange;
 mod job;
 pub mod ops;
+pub mod restart;
 pub mod sink;
 pub mod source;
 pub mod state;

@@ -11,7 +11,8 @@ use crate::ast::{Call, Head, Pipeline, Stmt};
 use crate::duration::parse_duration;
 use crate::errors::Errors;
 use crate::graph::{
-    Edge, Exchange, Graph, JobSettings, Node, NodeId, NodeKind, Stateless, Strategy, TimeKind, WindowFn, WindowSpec,
+    Edge, Exchange, Graph, JobSettings, Node, NodeId, NodeKind, Restart, Stateless, Strategy, TimeKind, WindowFn,
+    WindowSpec,
 };
 use crate::ops::{self, Word};
 use proc_macro2::Span;
@@ -136,6 +137,59 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
     }
 }
 
+/// `restart: none | fixed_delay(attempts, delay) | exponential_delay(initial, max, attempts)`.
+fn parse_restart(value: &Expr) -> Result<Restart, (Span, String)> {
+    const USAGE: &str = "`restart` takes `none`, `fixed_delay(3, 10s)` (attempts, delay) or `exponential_delay(1s, 1min, 10)` (first delay, longest delay, attempts)";
+    let attempts = |e: &Expr| -> Result<u32, (Span, String)> {
+        match e {
+            Expr::Lit(l) => match &l.lit {
+                Lit::Int(i) => i.base10_parse::<u32>().ok().filter(|n| *n > 0),
+                _ => None,
+            },
+            _ => None,
+        }
+        .ok_or_else(|| {
+            (
+                e.span(),
+                "the number of restart attempts must be a positive integer literal, e.g. `3`".to_owned(),
+            )
+        })
+    };
+    let delay = |e: &Expr| parse_duration(e).map_err(|m| (e.span(), m));
+    match value {
+        Expr::Path(p) if p.path.is_ident("none") => Ok(Restart::None),
+        Expr::Call(c) => {
+            let name = match &*c.func {
+                Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+                _ => None,
+            };
+            let args: Vec<&Expr> = c.args.iter().collect();
+            match (name.as_deref(), args.as_slice()) {
+                (Some("fixed_delay"), [a, d]) => Ok(Restart::FixedDelay {
+                    attempts: attempts(a)?,
+                    delay_ms: delay(d)?,
+                }),
+                (Some("exponential_delay"), [i, m, a]) => {
+                    let (initial_ms, max_ms) = (delay(i)?, delay(m)?);
+                    if max_ms < initial_ms {
+                        return Err((
+                            m.span(),
+                            "the longest delay must be at least the first delay".to_owned(),
+                        ));
+                    }
+                    Ok(Restart::ExponentialDelay {
+                        initial_ms,
+                        max_ms,
+                        attempts: attempts(a)?,
+                    })
+                }
+                _ => Err((value.span(), USAGE.to_owned())),
+            }
+        }
+        _ => Err((value.span(), USAGE.to_owned())),
+    }
+}
+
 /// A job that takes checkpoints must be able to save every operator's state: a keyed
 /// `process` cannot yet (its state and timers are not in checkpoints), so it is refused
 /// rather than silently losing its state on a restore.
@@ -214,6 +268,10 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
                     vspan,
                     "`checkpoint_dir` takes a directory path as a string literal, e.g. `checkpoint_dir: \"checkpoints\"`",
                 ),
+            },
+            "restart" => match parse_restart(&setting.value) {
+                Ok(r) => s.restart = r,
+                Err((span, msg)) => errors.push(span, msg),
             },
             "checkpoint_every_records" | "checkpoints_retained" => match int() {
                 Some(0) | None => errors.push(
@@ -319,9 +377,39 @@ impl Checker<'_> {
         c.rebalanced || c.shape == Shape::Keyed || self.parallel.get(c.node).copied().unwrap_or(false)
     }
 
+    /// `.on_error(dead_letter | fail)` after a `map` or `try_map`: its error policy.
+    fn on_error(&mut self, input: &Cursor, call: &Call) {
+        let arg = call.args.first();
+        let policy = match arg {
+            Some(Expr::Path(p)) if p.path.is_ident("dead_letter") => true,
+            Some(Expr::Path(p)) if p.path.is_ident("fail") => false,
+            _ => {
+                self.errors.push(
+                    arg.map_or(call.name.span(), |a| a.span()),
+                    "`on_error` takes `dead_letter` (send the record and its error to the dead-letter output and go on) or `fail` (fail the job: the default)",
+                );
+                return;
+            }
+        };
+        let node = &mut self.nodes[input.node];
+        match node.kind {
+            NodeKind::Stateless(Stateless::Map | Stateless::TryMap, _) if input.port == 0 => {
+                node.dead_letter_on_error = policy;
+            }
+            _ => self.errors.push(
+                call.name.span(),
+                "`on_error` sets the error policy of the `map` or `try_map` just before it: put it right after one",
+            ),
+        }
+    }
+
     fn add(&mut self, kind: NodeKind, span: Span, input: Option<Cursor>) -> NodeId {
         let id = self.nodes.len();
-        self.nodes.push(Node { kind, span });
+        self.nodes.push(Node {
+            kind,
+            span,
+            dead_letter_on_error: false,
+        });
         self.parallel.push(input.is_some_and(|c| self.behind_exchange(&c)));
         if let Some(from) = input {
             let exchange = if from.rebalanced {
@@ -442,9 +530,14 @@ impl Checker<'_> {
                 continue;
             };
             cur = match name.as_str() {
-                "map" | "filter" | "flat_map" | "filter_map" | "inspect" => {
+                "on_error" => {
+                    self.on_error(&input, call);
+                    Some(input)
+                }
+                "map" | "try_map" | "filter" | "flat_map" | "filter_map" | "inspect" => {
                     let op = match name.as_str() {
                         "map" => Stateless::Map,
+                        "try_map" => Stateless::TryMap,
                         "filter" => Stateless::Filter,
                         "flat_map" => Stateless::FlatMap,
                         "filter_map" => Stateless::FilterMap,

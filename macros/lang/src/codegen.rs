@@ -13,7 +13,7 @@
 //! `fuseflow` facade (so renaming the dependency works), and its locals are `mixed_site`
 //! hygienic, so they can neither capture nor shadow the user's variables.
 
-use crate::graph::{Edge, Exchange, Graph, NodeId, NodeKind, Strategy, TimeKind};
+use crate::graph::{Edge, Exchange, Graph, NodeId, NodeKind, Restart, Stateless, Strategy, TimeKind};
 use crate::plan::Plan;
 use crate::render::{Format, render};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -70,6 +70,35 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
     } else {
         quote!(::core::option::Option::None)
     };
+    let restart = match st.restart {
+        Restart::None => quote!(#p::restart::RestartStrategy::None),
+        Restart::FixedDelay { attempts, delay_ms } => {
+            let delay_ms = delay_ms as u64;
+            quote!(#p::restart::RestartStrategy::FixedDelay {
+                attempts: #attempts,
+                delay: ::std::time::Duration::from_millis(#delay_ms),
+            })
+        }
+        Restart::ExponentialDelay {
+            initial_ms,
+            max_ms,
+            attempts,
+        } => {
+            let (initial_ms, max_ms) = (initial_ms as u64, max_ms as u64);
+            quote!(#p::restart::RestartStrategy::ExponentialDelay {
+                initial: ::std::time::Duration::from_millis(#initial_ms),
+                max: ::std::time::Duration::from_millis(#max_ms),
+                attempts: #attempts,
+            })
+        }
+    };
+    // A restartable job is wired anew for every attempt: every chain clones its operators.
+    let restartable = st.restart != Restart::None;
+    let build = if restartable {
+        quote!(build_restartable)
+    } else {
+        quote!(build)
+    };
     let plan_text = render(graph, plan, Format::Text);
     let plan_mermaid = render(graph, plan, Format::Mermaid);
     let plan_dot = render(graph, plan, Format::Dot);
@@ -85,7 +114,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
     for chain in plan.chains.iter().rev() {
         let head = chain.nodes[0];
         match graph.input(head) {
-            None => wiring.extend(wire_chain(graph, &chain.nodes, false, &env)),
+            None => wiring.extend(wire_chain(graph, &chain.nodes, restartable, &env)),
             Some(edge) => {
                 let body = wire_chain(graph, &chain.nodes, true, &env);
                 let link = local("l", head);
@@ -132,9 +161,10 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                     ::core::option::Option::None => "",
                 },
                 checkpoints: #checkpoints,
+                restart: #restart,
             };
             #(#typing)*
-            #p::Job::build(__spec, move |#env| {
+            #p::Job::#build(__spec, move |#env| {
                 #(#wiring)*
             })
         }
@@ -167,7 +197,7 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
         let built = match &node.kind {
             NodeKind::Source { name, .. } => {
                 let down = downstream(graph, id, 0);
-                out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #n, #down); });
+                out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #spec, #down); });
                 continue;
             }
             NodeKind::Sink { .. } => quote_spanned! {span=> #spec },
@@ -266,8 +296,23 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
             }
         }
         NodeKind::Stateless(op, f) => {
-            let ctor = Ident::new(op.name(), span);
-            quote_spanned! {span=> let (#n, #out) = #p::ops::#ctor(#input, #f); }
+            let op_id = format!("{}_{id}", op.name());
+            match (op, node.dead_letter_on_error) {
+                (Stateless::Map, true) => quote_spanned! {span=>
+                    let (#n, #out) = #p::ops::map_or_dead_letter(#input, #f, #op_id);
+                },
+                (Stateless::TryMap, true) => quote_spanned! {span=>
+                    let (#n, #out) = #p::ops::try_map_or_dead_letter(#input, #f, #op_id);
+                },
+                (Stateless::TryMap, false) => quote_spanned! {span=>
+                    let (#n, #out) = #p::ops::try_map(#input, #f);
+                    let #n = #n.named(#op_id);
+                },
+                _ => {
+                    let ctor = Ident::new(op.name(), span);
+                    quote_spanned! {span=> let (#n, #out) = #p::ops::#ctor(#input, #f); }
+                }
+            }
         }
         NodeKind::Timestamps(f) => quote_spanned! {span=> let (#n, #out) = #p::ops::timestamps(#input, #f); },
         NodeKind::Watermarks(s) => {

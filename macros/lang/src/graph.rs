@@ -29,6 +29,32 @@ pub struct JobSettings {
     pub checkpoint_dir: String,
     /// Complete checkpoints kept (`checkpoints_retained`).
     pub checkpoints_retained: u64,
+    /// What to do when the job fails while running (`restart`).
+    pub restart: Restart,
+}
+
+/// The `restart` job setting: Flink's restart strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Restart {
+    /// `none`: fail at the first failure.
+    #[default]
+    None,
+    /// `fixed_delay(attempts, delay)`.
+    FixedDelay {
+        /// Restarts allowed.
+        attempts: u32,
+        /// Wait before each, in ms.
+        delay_ms: i64,
+    },
+    /// `exponential_delay(initial, max, attempts)`: the wait doubles from `initial` up to `max`.
+    ExponentialDelay {
+        /// First wait, in ms.
+        initial_ms: i64,
+        /// Longest wait, in ms.
+        max_ms: i64,
+        /// Restarts allowed.
+        attempts: u32,
+    },
 }
 
 impl JobSettings {
@@ -49,6 +75,7 @@ impl Default for JobSettings {
             checkpoint_every_records: None,
             checkpoint_dir: "checkpoints".into(),
             checkpoints_retained: 3,
+            restart: Restart::None,
         }
     }
 }
@@ -71,6 +98,9 @@ pub struct Node {
     pub kind: NodeKind,
     /// The span of the word that introduced it (errors from rustc land here).
     pub span: Span,
+    /// `.on_error(dead_letter)` follows it: a record whose call fails or panics goes to the
+    /// dead-letter output instead of failing the job (`map` and `try_map` only).
+    pub dead_letter_on_error: bool,
 }
 
 /// How records move along an edge.
@@ -102,6 +132,8 @@ pub struct Edge {
 pub enum Stateless {
     /// `map`
     Map,
+    /// `try_map`
+    TryMap,
     /// `filter`
     Filter,
     /// `flat_map`
@@ -117,6 +149,7 @@ impl Stateless {
     pub fn name(self) -> &'static str {
         match self {
             Stateless::Map => "map",
+            Stateless::TryMap => "try_map",
             Stateless::Filter => "filter",
             Stateless::FlatMap => "flat_map",
             Stateless::FilterMap => "filter_map",

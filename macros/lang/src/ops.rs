@@ -35,6 +35,8 @@ pub const SOURCES: &[Word] = &[
 /// Operators on any stream (before a window).
 pub const OPERATORS: &[Word] = &[
     w("map", "map(|r| …)", 1),
+    w("try_map", "try_map(|r| -> Result<_, _> …)", 1),
+    w("on_error", "on_error(dead_letter)", 1),
     w("filter", "filter(|r| …)", 1),
     w("flat_map", "flat_map(|r| …)", 1),
     w("filter_map", "filter_map(|r| …)", 1),
@@ -99,6 +101,7 @@ pub const SETTINGS: &[&str] = &[
     "checkpoint_every_records",
     "checkpoint_dir",
     "checkpoints_retained",
+    "restart",
 ];
 
 /// Finds `name` in `table`.

@@ -59,9 +59,14 @@ fn checkpointed_window_and_fold() {
     snapshot(
         "checkpointed",
         quote! {
-            job { name: "totals", checkpoint_interval: 10s, checkpoint_dir: "ckpt", checkpoints_retained: 5 }
+            job {
+                name: "totals", checkpoint_interval: 10s, checkpoint_dir: "ckpt", checkpoints_retained: 5,
+                restart: fixed_delay(3, 1s),
+            }
             let orders = json_lines::<Order>("orders.jsonl");
             let totals = orders
+                .try_map(validate)
+                .on_error(dead_letter)
                 .timestamps(|o| o.ts)
                 .watermarks(bounded_out_of_orderness(1s))
                 .key_by(|o| o.customer)

@@ -15,9 +15,15 @@ use std::time::Instant;
 /// Records between two looks at the clock for time-based checkpoints.
 const CLOCK_EVERY: u64 = 1024;
 
+/// Records between two checks of whether the job has failed (a source then stops reading).
+const FAILURE_CHECK_EVERY: u64 = 4096;
+
 /// A source's handle on the job's checkpoints.
 pub struct SourceCheckpoints {
     name: &'static str,
+    ctx: TaskContext,
+    /// The job failed: stop reading, send no final watermark.
+    stopped: bool,
     coordinator: Option<Arc<Coordinator>>,
     /// Records until the next look (a trigger by count, or at the clock).
     countdown: u64,
@@ -36,6 +42,8 @@ impl SourceCheckpoints {
         let every_records = coordinator.as_ref().and_then(|c| c.config().every_records);
         let mut s = SourceCheckpoints {
             name,
+            ctx: ctx.clone(),
+            stopped: false,
             countdown: u64::MAX,
             armed: u64::MAX,
             every_records,
@@ -66,8 +74,8 @@ impl SourceCheckpoints {
 
     fn rearm(&mut self) {
         let Some(c) = &self.coordinator else {
-            self.countdown = u64::MAX;
-            self.armed = u64::MAX;
+            self.countdown = FAILURE_CHECK_EVERY;
+            self.armed = FAILURE_CHECK_EVERY;
             return;
         };
         let by_count = self
@@ -78,7 +86,7 @@ impl SourceCheckpoints {
         } else {
             u64::MAX
         };
-        self.armed = by_count.min(by_clock);
+        self.armed = by_count.min(by_clock).min(FAILURE_CHECK_EVERY);
         self.countdown = self.armed;
     }
 
@@ -96,7 +104,8 @@ impl SourceCheckpoints {
         })
     }
 
-    /// Counts one emitted record; true when a checkpoint is due.
+    /// Counts one emitted record; true when the source must call [`trigger`](Self::trigger):
+    /// a checkpoint is due, or the job has failed and the source must stop.
     #[inline]
     pub fn due(&mut self) -> bool {
         self.countdown -= 1;
@@ -105,8 +114,12 @@ impl SourceCheckpoints {
 
     #[cold]
     fn slow_due(&mut self) -> bool {
+        if self.ctx.failed() {
+            self.stopped = true;
+            return true;
+        }
         let Some(c) = &self.coordinator else {
-            self.countdown = u64::MAX;
+            self.rearm();
             return false;
         };
         self.since += self.armed;
@@ -121,9 +134,14 @@ impl SourceCheckpoints {
     }
 
     /// Takes a checkpoint: sends a barrier through `out` and records `position`, the place
-    /// to resume reading after every record emitted so far.
-    pub fn trigger<T, C: Collector<T>, P: Serialize>(&mut self, out: &mut C, ctx: &TaskContext, position: &P) {
-        let Some(c) = self.coordinator.clone() else { return };
+    /// to resume reading after every record emitted so far. Returns false if the job has
+    /// failed instead: the source must stop reading and call [`end`](Self::end).
+    #[must_use = "a source stops reading when trigger returns false"]
+    pub fn trigger<T, C: Collector<T>, P: Serialize>(&mut self, out: &mut C, ctx: &TaskContext, position: &P) -> bool {
+        if self.stopped {
+            return false;
+        }
+        let Some(c) = self.coordinator.clone() else { return true };
         let id = c.begin();
         match serde_json::to_value(position) {
             Ok(v) => c.source_position(id, self.name, v),
@@ -139,17 +157,25 @@ impl SourceCheckpoints {
         self.since = 0;
         self.last = Instant::now();
         self.rearm();
+        true
     }
 
-    /// Records the position at the end of the input, for the final checkpoint.
-    pub fn finish<P: Serialize>(&mut self, ctx: &TaskContext, position: &P) {
-        let Some(c) = &self.coordinator else { return };
-        match serde_json::to_value(position) {
-            Ok(v) => c.final_source_position(self.name, v),
-            Err(e) => ctx.fail(JobError::Other(format!(
-                "cannot record the position of `{}`: {e}",
-                self.name
-            ))),
+    /// Ends the source's input: records the final `position` (for the final checkpoint) and
+    /// sends the final watermark, unless the job failed (then nothing must fire), and the end
+    /// of input.
+    pub fn end<T, C: Collector<T>, P: Serialize>(&mut self, out: &mut C, position: &P) {
+        if !self.stopped && !self.ctx.failed() {
+            if let Some(c) = &self.coordinator {
+                match serde_json::to_value(position) {
+                    Ok(v) => c.final_source_position(self.name, v),
+                    Err(e) => self.ctx.fail(JobError::Other(format!(
+                        "cannot record the position of `{}`: {e}",
+                        self.name
+                    ))),
+                }
+            }
+            out.watermark(crate::MAX_WATERMARK);
         }
+        out.end();
     }
 }

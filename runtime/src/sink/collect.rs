@@ -102,6 +102,11 @@ impl<T> Collector<T> for CollectSink<T> {
     fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
 
     fn end(&mut self) {
+        // A failed attempt's records are dropped: a restarted job delivers them again.
+        if self.ctx.as_ref().is_some_and(TaskContext::failed) {
+            self.buffer.clear();
+            return;
+        }
         let n = self.buffer.len() as u64;
         self.handle.lock().append(&mut self.buffer);
         if let Some(ctx) = &self.ctx {

@@ -96,6 +96,11 @@ impl<T, A, F: FnMut(&mut A, T)> Collector<T> for FoldSink<A, F> {
     fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
 
     fn end(&mut self) {
+        // A failed attempt delivers nothing: a restarted job folds from its checkpoint.
+        if self.ctx.as_ref().is_some_and(TaskContext::failed) {
+            self.acc = None;
+            return;
+        }
         if let Some(acc) = self.acc.take() {
             self.done.done.lock().unwrap_or_else(|p| p.into_inner()).push(acc);
         }

@@ -6,7 +6,7 @@
 
 use super::{FilePosition, InputPaths, Progress, Source};
 use crate::checkpoint::SourceCheckpoints;
-use crate::{Collector, DeadLetter, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
+use crate::{Collector, DeadLetter, JobError, NO_TIMESTAMP, TaskContext, Ty};
 use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -58,21 +58,12 @@ impl<T: DeserializeOwned> Source for CsvSource<T> {
                 cps: &mut cps,
             };
             let from = resume.as_ref().filter(|p| p.file_index == i);
-            read_file(&data, &mut reading, from, out, ctx, &mut progress);
+            if !read_file(&data, &mut reading, from, out, ctx, &mut progress) {
+                break;
+            }
         }
         drop(progress);
-        cps.finish(
-            ctx,
-            &FilePosition {
-                file_index: files.len(),
-                file: String::new(),
-                byte: 0,
-                line: 0,
-                record: 0,
-            },
-        );
-        out.watermark(MAX_WATERMARK);
-        out.end();
+        cps.end(out, &FilePosition::end_of(&files));
         Ok(())
     }
 }
@@ -87,6 +78,7 @@ struct Reading<'a> {
 
 /// Parses one file's bytes (from `resume`, if given), pushes its good rows and dead-letters
 /// the others; counts the rows and bytes read in `progress`, and takes checkpoints when due.
+/// Returns false if the job failed meanwhile (stop reading).
 fn read_file<T: DeserializeOwned, C: Collector<T>>(
     data: &[u8],
     reading: &mut Reading<'_>,
@@ -94,7 +86,7 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
     out: &mut C,
     ctx: &TaskContext,
     progress: &mut Progress<'_>,
-) {
+) -> bool {
     let (name, file) = (reading.name, reading.file.as_str());
     let mut rdr = ReaderBuilder::new()
         .has_headers(true)
@@ -106,13 +98,14 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
         let mut at = ::csv::Position::new();
         at.set_byte(p.byte).set_line(p.line).set_record(p.record);
         if rdr.seek(at).is_err() {
-            return;
+            return true;
         }
     }
     let mut record = ByteRecord::new();
     let mut counted = rdr.position().byte();
     progress.skipped(counted);
-    let mut checkpoint_if_due = |rdr: &::csv::Reader<std::io::Cursor<&[u8]>>, out: &mut C| {
+    // False when the source must stop.
+    let mut checkpoint_if_due = |rdr: &::csv::Reader<std::io::Cursor<&[u8]>>, out: &mut C| -> bool {
         if reading.cps.due() {
             let p = rdr.position();
             let position = FilePosition {
@@ -122,8 +115,9 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
                 line: p.line(),
                 record: p.record(),
             };
-            reading.cps.trigger(out, ctx, &position);
+            return reading.cps.trigger(out, ctx, &position);
         }
+        true
     };
     loop {
         let before = rdr.position().byte() as usize;
@@ -149,7 +143,9 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
             None => match record.deserialize::<T>(Some(&headers)) {
                 Ok(value) => {
                     out.record(value, NO_TIMESTAMP);
-                    checkpoint_if_due(&rdr, out);
+                    if !checkpoint_if_due(&rdr, out) {
+                        return false;
+                    }
                     continue;
                 }
                 Err(e) => deserialize_reason(&e, &headers),
@@ -165,9 +161,12 @@ fn read_file<T: DeserializeOwned, C: Collector<T>>(
         if after <= before {
             break; // no progress: never loop on an error the reader cannot skip
         }
-        checkpoint_if_due(&rdr, out);
+        if !checkpoint_if_due(&rdr, out) {
+            return false;
+        }
     }
     progress.skipped((data.len() as u64).saturating_sub(counted));
+    true
 }
 
 /// The parser's message for a row that does not deserialize, naming the column.

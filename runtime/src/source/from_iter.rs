@@ -3,7 +3,7 @@
 
 use super::Source;
 use crate::checkpoint::SourceCheckpoints;
-use crate::{Collector, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
+use crate::{Collector, JobError, NO_TIMESTAMP, TaskContext, Ty};
 
 /// A source that yields the items of an iterator (see [`from_iter`]).
 #[derive(Debug, Clone)]
@@ -42,14 +42,12 @@ impl<I: Iterator> Source for FromIter<I> {
         for record in iter {
             out.record(record, NO_TIMESTAMP);
             n += 1;
-            if cps.due() {
-                cps.trigger(out, ctx, &n);
+            if cps.due() && !cps.trigger(out, ctx, &n) {
+                break;
             }
         }
         TaskContext::add(&ctx.counters().records_in, n - start.min(n));
-        cps.finish(ctx, &n);
-        out.watermark(MAX_WATERMARK);
-        out.end();
+        cps.end(out, &n);
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 use super::Source;
 use crate::checkpoint::SourceCheckpoints;
-use crate::{Collector, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
+use crate::{Collector, JobError, NO_TIMESTAMP, TaskContext, Ty};
 
 /// A source of `count` records made by a function of their index (see [`generate`]).
 #[derive(Debug, Clone)]
@@ -35,16 +35,16 @@ impl<T, F: FnMut(u64) -> T> Source for Generate<F> {
         let mut cps = SourceCheckpoints::new(ctx, name);
         // The position is the index of the next record.
         let start = cps.restored::<u64>()?.unwrap_or(0);
-        for i in start..self.count {
-            out.record((self.f)(i), NO_TIMESTAMP);
-            if cps.due() {
-                cps.trigger(out, ctx, &(i + 1));
+        let mut next = start;
+        while next < self.count {
+            out.record((self.f)(next), NO_TIMESTAMP);
+            next += 1;
+            if cps.due() && !cps.trigger(out, ctx, &next) {
+                break;
             }
         }
-        TaskContext::add(&ctx.counters().records_in, self.count.saturating_sub(start));
-        cps.finish(ctx, &self.count);
-        out.watermark(MAX_WATERMARK);
-        out.end();
+        TaskContext::add(&ctx.counters().records_in, next.saturating_sub(start));
+        cps.end(out, &next);
         Ok(())
     }
 }

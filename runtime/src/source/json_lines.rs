@@ -6,7 +6,7 @@
 
 use super::{FilePosition, InputPaths, Progress, Source};
 use crate::checkpoint::SourceCheckpoints;
-use crate::{Collector, DeadLetter, JobError, MAX_WATERMARK, NO_TIMESTAMP, TaskContext, Ty};
+use crate::{Collector, DeadLetter, JobError, NO_TIMESTAMP, TaskContext, Ty};
 use serde::de::DeserializeOwned;
 use std::io::BufRead;
 use std::marker::PhantomData;
@@ -66,28 +66,20 @@ impl<T: DeserializeOwned> Source for JsonLinesSource<T> {
                 at = p.clone();
             }
             let reader = std::io::BufReader::with_capacity(1 << 16, file);
-            let result = read_lines(reader, name, at, &mut cps, out, ctx, &mut progress);
-            result.map_err(|e| JobError::io("cannot read input", &file_name, e))?;
+            let going = read_lines(reader, name, at, &mut cps, out, ctx, &mut progress);
+            if !going.map_err(|e| JobError::io("cannot read input", &file_name, e))? {
+                break;
+            }
         }
         drop(progress);
-        cps.finish(
-            ctx,
-            &FilePosition {
-                file_index: files.len(),
-                file: String::new(),
-                byte: 0,
-                line: 0,
-                record: 0,
-            },
-        );
-        out.watermark(MAX_WATERMARK);
-        out.end();
+        cps.end(out, &FilePosition::end_of(&files));
         Ok(())
     }
 }
 
 /// Reads one file from `at`, pushing good lines and dead-lettering the others; `progress`
-/// counts the records and bytes; checkpoints are taken when due.
+/// counts the records and bytes; checkpoints are taken when due. `Ok(false)`: the job
+/// failed meanwhile, stop reading.
 fn read_lines<T: DeserializeOwned, C: Collector<T>>(
     mut reader: impl BufRead,
     name: &str,
@@ -96,14 +88,14 @@ fn read_lines<T: DeserializeOwned, C: Collector<T>>(
     out: &mut C,
     ctx: &TaskContext,
     progress: &mut Progress<'_>,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let mut buf = Vec::new();
     let file = at.file.clone();
     let file = file.as_str();
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
+            return Ok(true);
         }
         at.line += 1;
         at.byte += buf.len() as u64;
@@ -126,8 +118,8 @@ fn read_lines<T: DeserializeOwned, C: Collector<T>>(
             }),
         }
         at.record += 1;
-        if cps.due() {
-            cps.trigger(out, ctx, &at);
+        if cps.due() && !cps.trigger(out, ctx, &at) {
+            return Ok(false);
         }
     }
 }

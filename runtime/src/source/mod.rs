@@ -41,6 +41,17 @@ pub struct FilePosition {
 }
 
 impl FilePosition {
+    /// The position after the last of `files`.
+    pub(crate) fn end_of(files: &[PathBuf]) -> FilePosition {
+        FilePosition {
+            file_index: files.len(),
+            file: String::new(),
+            byte: 0,
+            line: 0,
+            record: 0,
+        }
+    }
+
     /// The restored position of a file source over `files`, checked against them.
     pub(crate) fn restored(
         cps: &crate::checkpoint::SourceCheckpoints,
