@@ -58,7 +58,7 @@ fn a_new_project_renders_the_template_and_passes_its_own_test() {
         manifest.contains(&format!("fuseflow = {{ path = '{}' }}", repo.display())),
         "{manifest}"
     );
-    assert!(read(project.join("src/main.rs")).contains("my_job::orders_per_customer("));
+    assert!(read(project.join("src/main.rs")).contains("fuseflow::main(my_job::job())"));
     assert!(read(project.join("tests/pipeline.rs")).contains("use my_job::"));
     assert!(read(project.join("README.md")).starts_with("# my-job\n"));
     assert!(read(project.join(".gitignore")).contains("/target"));
@@ -98,8 +98,27 @@ fn a_new_project_renders_the_template_and_passes_its_own_test() {
         text(&out.stdout),
         text(&out.stderr)
     );
+
     let stdout = text(&out.stdout);
     assert!(stdout.contains("test result: ok. 2 passed"), "{stdout}");
+
+    // Its binary is a job with the standard command line, and runs on the sample input.
+    let bin = target.join("debug/my-job");
+    let out = Command::new(&bin)
+        .arg("--explain")
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("via hash(key)"), "{}", text(&out.stdout));
+    let out = Command::new(&bin)
+        .arg("--quiet")
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let counts = read(project.join("out/orders_per_customer.csv"));
+    assert!(counts.starts_with("key,start,end,value\n"), "{counts}");
 }
 
 #[test]

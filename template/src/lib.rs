@@ -1,13 +1,13 @@
 //! {{project-name}}: a fuseflow streaming job that counts orders per customer per minute.
 //!
-//! [`orders_per_customer`] is the whole job: it reads orders from CSV files, puts them on
-//! event time (tolerating orders up to 5 s out of order), counts each customer's orders in
-//! one-minute tumbling windows, and sets aside orders that arrive after their window fired.
-//! `src/main.rs` runs it on `data/orders.csv`; `tests/pipeline.rs` runs it on a tiny input and
-//! checks the result. The `pipeline!` language is described in fuseflow's `docs/dsl.md`.
+//! [`job`] is the whole job: it reads orders from CSV files, puts them on event time
+//! (tolerating orders up to 5 s out of order), counts each customer's orders in one-minute
+//! tumbling windows, and sets aside orders that arrive after their window fired.
+//! `src/main.rs` runs it with fuseflow's standard command line; `tests/pipeline.rs` runs it on
+//! a tiny input and checks the result. The `pipeline!` language is described in fuseflow's
+//! `docs/dsl.md`.
 
-use fuseflow::{Collected, DeadLetterTarget, JobError, JobSummary, WindowResult, pipeline};
-use std::path::Path;
+use fuseflow::{Job, WindowResult, pipeline};
 
 /// One order: a row of the input CSV (`customer,amount,ts`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -23,34 +23,16 @@ pub struct Order {
 /// How many orders one customer (`key`) placed in one minute (`[start, end)`, milliseconds).
 pub type OrderCount = WindowResult<String, u64>;
 
-/// What a run produced. The same records are also written to files in the output directory.
-#[derive(Debug)]
-pub struct Report {
-    /// Orders per customer per minute, in the order the windows fired
-    /// (`<out>/orders_per_customer.csv`).
-    pub counts: Vec<OrderCount>,
-    /// Orders that arrived after their window had fired (`<out>/late_orders.jsonl`).
-    pub late: Vec<Order>,
-    /// Records in and out, late and malformed records (`<out>/dead_letters.jsonl`), run time.
-    pub summary: JobSummary,
-}
-
-/// Runs the job on `input` (a CSV file, or a directory of CSV files) and writes its results
-/// into `out_dir`: `orders_per_customer.csv`, `late_orders.jsonl` and `dead_letters.jsonl`
-/// (malformed rows). The counts are also printed to standard output as they are produced.
-pub fn orders_per_customer(input: &Path, out_dir: &Path) -> Result<Report, JobError> {
-    let counts_csv = out_dir
-        .join("orders_per_customer.csv")
-        .display()
-        .to_string();
-    let late_jsonl = out_dir.join("late_orders.jsonl").display().to_string();
-    let dead_letters = out_dir.join("dead_letters.jsonl").display().to_string();
-    let counts = Collected::new();
-    let late = Collected::new();
-
-    let job = pipeline! {
-        job { name: "{{project-name}}" }
-        let orders = csv::<Order>(input);
+/// The job. It reads `data/orders.csv` (the source `orders`) and writes
+/// `out/orders_per_customer.csv` (the sink `per_customer`), `out/late_orders.jsonl` (the sink
+/// `late_orders`) and `out/dead_letters.jsonl` (malformed rows); the counts are also printed
+/// as their windows fire. Run it elsewhere with `--input orders=<path>`,
+/// `--output per_customer=<path>`, `--output late_orders=<path>` and `--dead-letter <path>`
+/// (or [`Job::with_input`], [`Job::with_output`], [`Job::with_dead_letter`]).
+pub fn job<'a>() -> Job<'a> {
+    pipeline! {
+        job { name: "{{project-name}}", dead_letter: "out/dead_letters.jsonl" }
+        let orders = csv::<Order>("data/orders.csv");
         let per_customer = orders
             .timestamps(|o| o.ts)
             .watermarks(bounded_out_of_orderness(5s))
@@ -59,17 +41,7 @@ pub fn orders_per_customer(input: &Path, out_dir: &Path) -> Result<Report, JobEr
             .side_output_late_data(late_orders)
             .count();
         per_customer.sink(stdout());
-        per_customer.sink(csv(counts_csv));
-        per_customer.sink(collect(counts));
-        late_orders.sink(json_lines(late_jsonl));
-        late_orders.sink(collect(late));
-    };
-    let summary = job
-        .with_dead_letter(DeadLetterTarget::File(dead_letters))
-        .run()?;
-    Ok(Report {
-        counts: counts.take(),
-        late: late.take(),
-        summary,
-    })
+        per_customer.sink(csv("out/orders_per_customer.csv"));
+        late_orders.sink(json_lines("out/late_orders.jsonl"));
+    }
 }

@@ -1,8 +1,8 @@
 //! Runs the job on small inputs and checks what it produced.
 
-use {{crate_name}}::{Order, orders_per_customer};
+use {{crate_name}}::job;
 
-use fuseflow::WindowResult;
+use fuseflow::{DeadLetterTarget, JobSummary};
 use std::path::{Path, PathBuf};
 
 /// A fresh scratch directory for one test, under cargo's per-package temporary directory.
@@ -13,13 +13,31 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
-fn count(key: &str, start: i64, value: u64) -> WindowResult<String, u64> {
-    WindowResult {
-        key: key.to_owned(),
-        start,
-        end: start + 60_000,
-        value,
-    }
+/// What one run wrote: the counts' CSV rows (sorted, without the header) and the late
+/// orders' JSON lines.
+struct Outputs {
+    counts: Vec<String>,
+    late: Vec<String>,
+    summary: JobSummary,
+}
+
+fn run(input: &Path, dir: &Path) -> Outputs {
+    let counts = dir.join("orders_per_customer.csv");
+    let late = dir.join("late_orders.jsonl");
+    let summary = job()
+        .with_input("orders", input)
+        .with_output("per_customer", counts.display().to_string())
+        .with_output("late_orders", late.display().to_string())
+        .with_dead_letter(DeadLetterTarget::File(dir.join("dead_letters.jsonl").display().to_string()))
+        .run()
+        .unwrap();
+    let text = std::fs::read_to_string(&counts).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("key,start,end,value"), "the header");
+    let mut counts: Vec<String> = lines.map(str::to_owned).collect();
+    counts.sort();
+    let late = std::fs::read_to_string(&late).unwrap().lines().map(str::to_owned).collect();
+    Outputs { counts, late, summary }
 }
 
 #[test]
@@ -37,31 +55,12 @@ fn counts_orders_per_customer_per_minute_and_sets_late_orders_aside() {
     )
     .unwrap();
 
-    let report = orders_per_customer(&input, &dir.join("out")).unwrap();
+    let out = run(&input, &dir.join("out"));
 
-    let mut counts = report.counts;
-    counts.sort();
-    let expected = [
-        count("ana", 0, 2),
-        count("ana", 60_000, 1),
-        count("bo", 0, 1),
-    ];
-    assert_eq!(counts, expected);
+    assert_eq!(out.counts, ["ana,0,60000,2", "ana,60000,120000,1", "bo,0,60000,1"]);
     // ana's order at 70 s moved the watermark past the first minute: bo's order at 10 s is late.
-    assert_eq!(
-        report.late,
-        vec![Order {
-            customer: "bo".into(),
-            amount: 500,
-            ts: 10_000
-        }]
-    );
-    assert_eq!((report.summary.records_in, report.summary.late), (5, 1));
-
-    let csv = std::fs::read_to_string(dir.join("out/orders_per_customer.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 4, "a header and three counts:\n{csv}");
-    let late = std::fs::read_to_string(dir.join("out/late_orders.jsonl")).unwrap();
-    assert_eq!(late.lines().count(), 1, "{late}");
+    assert_eq!(out.late, [r#"{"customer":"bo","amount":500,"ts":10000}"#]);
+    assert_eq!((out.summary.records_in, out.summary.late), (5, 1));
 }
 
 #[test]
@@ -69,17 +68,15 @@ fn the_sample_input_runs() {
     let dir = scratch("sample");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/orders.csv");
 
-    let report = orders_per_customer(&sample, &dir).unwrap();
+    let out = run(&sample, &dir);
 
-    assert_eq!(report.summary.records_in, 15);
-    assert_eq!(
-        report.summary.dead_lettered, 1,
-        "the `twelve` amount is malformed"
-    );
-    assert_eq!(
-        report.late.len(),
-        1,
-        "bo's order at 00:50 comes after the first minute fired"
-    );
-    assert_eq!(report.counts.iter().map(|c| c.value).sum::<u64>(), 13);
+    assert_eq!(out.summary.records_in, 15);
+    assert_eq!(out.summary.dead_lettered, 1, "the `twelve` amount is malformed");
+    assert_eq!(out.late.len(), 1, "bo's order at 00:50 comes after the first minute fired");
+    let total: u64 = out
+        .counts
+        .iter()
+        .map(|row| row.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 13);
 }
