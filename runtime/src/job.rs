@@ -91,7 +91,7 @@ impl JobError {
 }
 
 /// Counters shared by every operator of a job; updated in bulk, never per record.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     /// Records read from sources (well-formed or not).
     pub records_in: AtomicU64,
@@ -101,6 +101,8 @@ pub struct Counters {
     pub late: AtomicU64,
     /// Malformed records sent to the dead-letter output.
     pub dead_lettered: AtomicU64,
+    /// The event-time watermark of the source's chain (ms; `i64::MIN` before the first).
+    pub watermark: std::sync::atomic::AtomicI64,
     /// Checkpoints completed.
     pub checkpoints: AtomicU64,
     /// Milliseconds the last completed checkpoint took, from trigger to manifest.
@@ -110,6 +112,22 @@ pub struct Counters {
     /// Total size of the bounded file inputs whose reading has started; 0 when no source
     /// knows its size (generators, stdin).
     pub input_bytes_total: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            records_in: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+            late: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            watermark: std::sync::atomic::AtomicI64::new(crate::MIN_WATERMARK),
+            checkpoints: AtomicU64::new(0),
+            checkpoint_duration_ms: AtomicU64::new(0),
+            input_bytes: AtomicU64::new(0),
+            input_bytes_total: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Where a job reads and writes instead of the paths written in the pipeline
@@ -262,6 +280,11 @@ impl TaskContext {
     /// The job's counters.
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
+    }
+
+    /// The job's counters, to keep (an operator that updates one outside `end`).
+    pub fn counters_handle(&self) -> Arc<Counters> {
+        Arc::clone(&self.shared.counters)
     }
 
     /// Adds `n` to a counter (use once per batch or at the end, not per record).

@@ -4,7 +4,8 @@
 //!
 //! Exposed today: `fuseflow_records_in_total`, `fuseflow_records_out_total`,
 //! `fuseflow_late_records_total`, `fuseflow_dead_lettered_total`,
-//! `fuseflow_checkpoints_completed_total`,
+//! `fuseflow_watermark_milliseconds`, `fuseflow_watermark_lag_milliseconds` (once there is a
+//! watermark), `fuseflow_checkpoints_completed_total`,
 //! `fuseflow_last_checkpoint_duration_milliseconds`, `fuseflow_input_bytes_read_total` and `fuseflow_input_bytes` (the size of the bounded file
 //! inputs). More metrics plug in through [`MetricsSource`]: per-operator counts, watermark
 //! lag or checkpoint durations are a type that holds the shared values the operators update
@@ -131,6 +132,22 @@ impl Metrics {
             "Malformed records sent to the dead-letter output.",
             get(&c.dead_lettered),
         );
+        let wm = c.watermark.load(Ordering::Relaxed);
+        if wm > crate::MIN_WATERMARK && wm < crate::MAX_WATERMARK {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            out.gauge(
+                "fuseflow_watermark_milliseconds",
+                "The event-time watermark of the source's chain, in ms since the Unix epoch.",
+                wm as f64,
+            );
+            out.gauge(
+                "fuseflow_watermark_lag_milliseconds",
+                "Wall-clock time minus the watermark: how far event time is behind now.",
+                now.saturating_sub(wm) as f64,
+            );
+        }
         out.counter(
             "fuseflow_checkpoints_completed_total",
             "Checkpoints completed.",

@@ -1,5 +1,5 @@
 //! The progress bar on stderr: bytes read of the bounded file inputs' total size, records
-//! read and records per second, redrawn ten times a second by a thread that watches the job's
+//! read, records per second and the event-time watermark (UTC), redrawn ten times a second by a thread that watches the job's
 //! counters. It appears once a file source has started (nothing is shown for generators or
 //! stdin) and is cleared when the job ends, before the summary line.
 //!
@@ -46,7 +46,12 @@ impl Bar {
                     let secs = started.elapsed().as_secs_f64().max(1e-3);
                     bar.set_length(total);
                     bar.set_position(counters.input_bytes.load(Ordering::Relaxed).min(total));
-                    bar.set_message(format!("{records} records, {:.0} records/s", records as f64 / secs));
+                    let mut message = format!("{records} records, {:.0} records/s", records as f64 / secs);
+                    let wm = counters.watermark.load(Ordering::Relaxed);
+                    if wm > crate::MIN_WATERMARK && wm < crate::MAX_WATERMARK {
+                        message.push_str(&format!(", watermark {}", utc(wm)));
+                    }
+                    bar.set_message(message);
                 }
                 bar.finish_and_clear();
             })
@@ -141,5 +146,39 @@ impl TermLike for PlainStderr {
 
     fn flush(&self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+/// `ms` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
+pub(crate) fn utc(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_formats_epoch_milliseconds() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(1_735_689_650_123), "2025-01-01T00:00:50.123Z");
+        assert_eq!(utc(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

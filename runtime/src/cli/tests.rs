@@ -310,6 +310,8 @@ fn metrics_endpoint_serves_the_counters() {
     let counters = Arc::new(Counters::default());
     TaskContext::add(&counters.records_in, 15);
     TaskContext::add(&counters.dead_lettered, 1);
+    counters.watermark.store(1_000, std::sync::atomic::Ordering::Relaxed);
+    TaskContext::add(&counters.checkpoints, 4);
     let metrics = Metrics::new("clicks \"per\" user", counters.clone()).with_source(Arc::new(Lag));
     let addr = metrics.serve("127.0.0.1:0".parse().unwrap()).unwrap();
     let page = http_get(addr, "/metrics");
@@ -322,6 +324,8 @@ fn metrics_endpoint_serves_the_counters() {
         format!("fuseflow_late_records_total{label} 0"),
         format!("fuseflow_dead_lettered_total{label} 1"),
         format!("fuseflow_watermark_lag_seconds{label} 1.5"),
+        format!("fuseflow_watermark_milliseconds{label} 1000"),
+        format!("fuseflow_checkpoints_completed_total{label} 4"),
         "# TYPE fuseflow_records_in_total counter".to_owned(),
     ] {
         assert!(page.lines().any(|l| l == line), "{line} not in\n{page}");
@@ -330,4 +334,10 @@ fn metrics_endpoint_serves_the_counters() {
     TaskContext::add(&counters.records_in, 5);
     assert!(http_get(addr, "/metrics").contains("fuseflow_records_in_total{job=\"clicks \\\"per\\\" user\"} 20"));
     assert!(http_get(addr, "/").starts_with("HTTP/1.1 404"));
+    // The watermark lag is wall time minus the watermark (1 s after the epoch): decades.
+    let lag = page
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("fuseflow_watermark_lag_milliseconds{label} ")))
+        .expect("a watermark lag");
+    assert!(lag.parse::<f64>().unwrap() > 1.7e12, "{lag}");
 }

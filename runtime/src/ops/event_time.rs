@@ -65,6 +65,8 @@ pub struct Watermarks<D = ()> {
     bound: i64,
     max_ts: Timestamp,
     current: Timestamp,
+    /// Where the watermark is published for the progress bar and metrics.
+    counters: Option<std::sync::Arc<crate::Counters>>,
     next: D,
 }
 
@@ -74,6 +76,7 @@ pub fn watermarks<T>(_input: Ty<T>, strategy: WatermarkStrategy) -> (Watermarks,
         bound: strategy.bound(),
         max_ts: MIN_WATERMARK,
         current: MIN_WATERMARK,
+        counters: None,
         next: (),
     };
     (w, Ty::of())
@@ -86,6 +89,7 @@ impl Watermarks {
             bound: self.bound,
             max_ts: self.max_ts,
             current: self.current,
+            counters: None,
             next,
         }
     }
@@ -93,6 +97,7 @@ impl Watermarks {
 
 impl<T, D: Collector<T>> Collector<T> for Watermarks<D> {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        self.counters = Some(ctx.counters_handle());
         self.next.open(ctx)
     }
     #[inline]
@@ -103,6 +108,9 @@ impl<T, D: Collector<T>> Collector<T> for Watermarks<D> {
             let wm = ts.saturating_sub(self.bound).saturating_sub(1);
             if wm > self.current {
                 self.current = wm;
+                if let Some(c) = &self.counters {
+                    c.watermark.store(wm, std::sync::atomic::Ordering::Relaxed);
+                }
                 self.next.watermark(wm);
             }
         }
