@@ -83,6 +83,20 @@ pub trait StateBackend: Send {
     /// Calls `visit(state, key, user_key, value)` for every entry of `key_group`: what a
     /// checkpoint writes for the key group.
     fn export_key_group(&self, key_group: u32, visit: EntryVisitor<'_>) -> Result<(), StateError>;
+
+    /// Stores one entry as [`export_key_group`](StateBackend::export_key_group) reported it
+    /// (`state`, `key`, `user_key`, `value`, in `key_group`), replacing any value there: what
+    /// a restore from a checkpoint does for each entry of the key groups it takes over.
+    fn import_entry(
+        &mut self,
+        key_group: u32,
+        state: u32,
+        key: &[u8],
+        user_key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        self.put(KeyAddr { state, key_group, key }, user_key, value)
+    }
 }
 
 /// A byte-level [`StateBackend`] in memory: one ordered map per key group, from
@@ -199,17 +213,76 @@ impl StateBackend for InMemoryBackend {
     }
 }
 
+/// Checks that every [`StateBackend`] must pass, run against each implementation.
 #[cfg(test)]
-mod tests {
+pub(crate) mod conformance {
     use super::*;
+
+    /// Every entry of key groups `0..key_groups`: `(key group, state, key, user key, value)`,
+    /// in export order.
+    pub(crate) type Dump = Vec<(u32, u32, Vec<u8>, Vec<u8>, Vec<u8>)>;
 
     fn at(state: u32, key_group: u32, key: &[u8]) -> KeyAddr<'_> {
         KeyAddr { state, key_group, key }
     }
 
-    #[test]
-    fn entries_are_apart_by_state_key_group_and_key() {
-        let mut b = InMemoryBackend::new(4);
+    /// Runs every check on fresh backends from `make(max_parallelism)`.
+    pub(crate) fn check_all(make: &mut dyn FnMut(usize) -> Box<dyn StateBackend>) {
+        entries_are_apart_by_state_key_group_and_key(&mut *make(4));
+        append_extends_and_export_walks_one_key_group(&mut *make(2));
+        scans_are_in_user_key_order_and_stop_at_the_key(&mut *make(3));
+        import_replaces_and_round_trips(make);
+    }
+
+    /// Every entry of key groups `0..key_groups` of `b`.
+    pub(crate) fn dump(b: &dyn StateBackend, key_groups: u32) -> Dump {
+        let mut out = Vec::new();
+        for kg in 0..key_groups {
+            b.export_key_group(kg, &mut |s, k, uk, v| {
+                out.push((kg, s, k.to_vec(), uk.to_vec(), v.to_vec()))
+            })
+            .unwrap();
+        }
+        out
+    }
+
+    /// Exports every key group of `from` and imports it into `to`.
+    pub(crate) fn copy(from: &dyn StateBackend, to: &mut dyn StateBackend, key_groups: u32) {
+        for kg in 0..key_groups {
+            from.export_key_group(kg, &mut |s, k, uk, v| to.import_entry(kg, s, k, uk, v).unwrap())
+                .unwrap();
+        }
+    }
+
+    /// Fills `b` with a few hundred entries of every shape (puts, appends, deletes, empty and
+    /// binary keys), chosen by `seed`.
+    pub(crate) fn fill(b: &mut dyn StateBackend, key_groups: u32, seed: u64) {
+        let mut x = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let mut next = move |n: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % n
+        };
+        for _ in 0..600 {
+            let kg = next(u64::from(key_groups)) as u32;
+            let state = next(4) as u32;
+            let key: Vec<u8> = (0..next(4)).map(|_| [0, 1, 0xff, b'k'][next(4) as usize]).collect();
+            let user_key: Vec<u8> = (0..next(3)).map(|_| next(256) as u8).collect();
+            let value: Vec<u8> = (0..next(20)).map(|_| next(256) as u8).collect();
+            let a = at(state, kg, &key);
+            match next(10) {
+                0..=4 => b.put(a, &user_key, &value).unwrap(),
+                5..=7 => b.append(a, &user_key, &value).unwrap(),
+                8 => b.delete(a, &user_key).unwrap(),
+                _ => b.delete_key(a).unwrap(),
+            }
+        }
+    }
+
+    fn entries_are_apart_by_state_key_group_and_key(b: &mut dyn StateBackend) {
         b.put(at(0, 1, b"a"), b"", b"v0").unwrap();
         b.put(at(1, 1, b"a"), b"", b"v1").unwrap();
         b.put(at(0, 2, b"a"), b"", b"v2").unwrap();
@@ -226,18 +299,23 @@ mod tests {
         assert_eq!(seen, [(b"".to_vec(), b"v0".to_vec()), (b"b".to_vec(), b"ub".to_vec())]);
         b.delete_key(at(0, 1, b"a")).unwrap();
         assert_eq!(b.get(at(0, 1, b"ab"), b"").unwrap().unwrap(), b"k");
-        assert_eq!(b.len(), 3);
-        assert!(b.get(at(0, 9, b"a"), b"").is_err());
+        assert_eq!(dump(b, 4).len(), 3);
+        assert!(b.get(at(0, 4, b"a"), b"").is_err());
+        assert!(b.put(at(0, 9, b"a"), b"", b"").is_err());
+        assert!(b.export_key_group(4, &mut |_, _, _, _| ()).is_err());
     }
 
-    #[test]
-    fn append_extends_and_export_walks_one_key_group() {
-        let mut b = InMemoryBackend::new(2);
+    fn append_extends_and_export_walks_one_key_group(b: &mut dyn StateBackend) {
         b.append(at(3, 1, b"k"), b"", b"ab").unwrap();
         b.append(at(3, 1, b"k"), b"", b"c").unwrap();
         b.put(at(4, 1, b"k"), b"u", b"x").unwrap();
+        b.append(at(4, 1, b"k"), b"u", b"y").unwrap();
         b.put(at(4, 0, b"other"), b"", b"y").unwrap();
         b.delete(at(4, 0, b"other"), b"").unwrap();
+        b.append(at(4, 0, b"gone"), b"", b"z").unwrap();
+        b.delete(at(4, 0, b"gone"), b"").unwrap();
+        b.append(at(4, 0, b"gone"), b"", b"new").unwrap();
+        assert_eq!(b.get(at(4, 0, b"gone"), b"").unwrap().unwrap(), b"new");
         let mut out = Vec::new();
         b.export_key_group(1, &mut |s, k, uk, v| out.push((s, k.to_vec(), uk.to_vec(), v.to_vec())))
             .unwrap();
@@ -245,11 +323,75 @@ mod tests {
             out,
             [
                 (3, b"k".to_vec(), vec![], b"abc".to_vec()),
-                (4, b"k".to_vec(), b"u".to_vec(), b"x".to_vec())
+                (4, b"k".to_vec(), b"u".to_vec(), b"xy".to_vec())
             ]
         );
+        b.delete(at(4, 0, b"gone"), b"").unwrap();
         let mut none = 0;
         b.export_key_group(0, &mut |_, _, _, _| none += 1).unwrap();
         assert_eq!(none, 0);
+    }
+
+    fn scans_are_in_user_key_order_and_stop_at_the_key(b: &mut dyn StateBackend) {
+        // Keys of 0xff bytes: the end of a prefix range has no simple successor.
+        let k = [0xffu8; 3];
+        for uk in [&b"\xff\xff"[..], b"\x00", b"b", b"", b"a\xff"] {
+            b.put(at(u32::MAX, 2, &k), uk, uk).unwrap();
+        }
+        b.put(at(u32::MAX, 2, &[0xff; 4]), b"", b"longer key").unwrap();
+        b.put(at(u32::MAX, 2, &[0xff; 2]), b"\xff", b"shorter key").unwrap();
+        let mut seen = Vec::new();
+        b.scan(at(u32::MAX, 2, &k), &mut |uk, v| {
+            assert_eq!(uk, v);
+            seen.push(uk.to_vec());
+        })
+        .unwrap();
+        assert_eq!(seen, [&b""[..], b"\x00", b"a\xff", b"b", b"\xff\xff"]);
+        b.delete_key(at(u32::MAX, 2, &k)).unwrap();
+        b.delete_key(at(u32::MAX, 2, b"never written")).unwrap();
+        b.delete(at(0, 0, b"never written"), b"").unwrap();
+        let left: Vec<_> = dump(b, 3).into_iter().map(|e| e.4).collect();
+        assert_eq!(left, [&b"shorter key"[..], b"longer key"]);
+        let mut n = 0;
+        b.scan(at(u32::MAX, 2, &k), &mut |_, _| n += 1).unwrap();
+        assert_eq!(n, 0);
+    }
+
+    fn import_replaces_and_round_trips(make: &mut dyn FnMut(usize) -> Box<dyn StateBackend>) {
+        let mut a = make(8);
+        fill(&mut *a, 8, 7);
+        let mut b = make(8);
+        b.put(at(0, 3, b"stale"), b"", b"replaced").unwrap();
+        b.import_entry(3, 0, b"stale", b"", b"fresh").unwrap();
+        assert_eq!(b.get(at(0, 3, b"stale"), b"").unwrap().unwrap(), b"fresh");
+        b.delete(at(0, 3, b"stale"), b"").unwrap();
+        copy(&*a, &mut *b, 8);
+        let all = dump(&*a, 8);
+        assert!(all.len() > 100, "{}", all.len());
+        assert_eq!(all, dump(&*b, 8));
+        assert!(b.import_entry(8, 0, b"", b"", b"").is_err());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_memory_passes_the_backend_conformance_checks() {
+        conformance::check_all(&mut |n| Box::new(InMemoryBackend::new(n)));
+        let mut b = InMemoryBackend::new(2);
+        assert!(b.is_empty());
+        b.append(
+            KeyAddr {
+                state: 0,
+                key_group: 1,
+                key: b"k",
+            },
+            b"",
+            b"x",
+        )
+        .unwrap();
+        assert_eq!(b.len(), 1);
     }
 }

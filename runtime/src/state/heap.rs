@@ -6,8 +6,8 @@
 //! time-to-live. A table encodes itself, in the format of the byte-level backends
 //! ([`codec`](super::codec)), only when asked for a key group's snapshot.
 
-use super::codec::{encode, encode_cell, frame};
-use super::{StateKey, StateTtl, StateValue};
+use super::codec::{decode, decode_cell, encode, encode_cell, frame, frames};
+use super::{StateError, StateKey, StateTtl, StateValue};
 use foldhash::fast::FixedState;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +22,15 @@ pub(crate) trait HeapTable: Send {
 
     /// Calls `visit(key, user_key, value)` for every live entry of `key_group`, encoded.
     fn export(&self, key_group: usize, ttl: Option<StateTtl>, now: i64, visit: KeyVisitor<'_>);
+
+    /// Stores one entry of `key_group` as [`export`](Self::export) wrote it, replacing the
+    /// key's value (a map: the user key's); `ttl` tells whether values carry their write
+    /// time, `state` names the state for errors.
+    fn import(&mut self, key_group: usize, entry: Imported<'_>, ttl: bool, state: &str) -> Result<(), StateError>;
 }
+
+/// An encoded entry to import: `(key, user key, value)`.
+pub(crate) type Imported<'a> = (&'a [u8], &'a [u8], &'a [u8]);
 
 /// A stored value and the time of its last update (processing time, ms).
 #[derive(Debug, Clone)]
@@ -103,6 +111,12 @@ impl<K: StateKey, V: StateValue> HeapTable for ValueTable<K, V> {
             }
         }
     }
+
+    fn import(&mut self, kg: usize, (k, _, v): Imported<'_>, ttl: bool, state: &str) -> Result<(), StateError> {
+        let (value, ts) = decode_cell(v, ttl, state)?;
+        self.groups[kg].insert(decode(k, state)?, Stamped::new(value, ts));
+        Ok(())
+    }
 }
 
 impl<K: StateKey, UK: StateValue + Ord, UV: StateValue> HeapTable for MapTable<K, UK, UV> {
@@ -119,6 +133,16 @@ impl<K: StateKey, UK: StateValue + Ord, UV: StateValue> HeapTable for MapTable<K
                 }
             }
         }
+    }
+
+    fn import(&mut self, kg: usize, (k, uk, v): Imported<'_>, ttl: bool, state: &str) -> Result<(), StateError> {
+        let (value, ts) = decode_cell(v, ttl, state)?;
+        let user_key = decode(uk, state)?;
+        self.groups[kg]
+            .entry(decode(k, state)?)
+            .or_default()
+            .insert(user_key, Stamped::new(value, ts));
+        Ok(())
     }
 }
 
@@ -137,5 +161,15 @@ impl<K: StateKey, V: StateValue> HeapTable for ListTable<K, V> {
                 visit(&encode(k), &[], &bytes);
             }
         }
+    }
+
+    fn import(&mut self, kg: usize, (k, _, v): Imported<'_>, ttl: bool, state: &str) -> Result<(), StateError> {
+        let mut list = Vec::new();
+        for element in frames(v, state) {
+            let (value, ts) = decode_cell(element?, ttl, state)?;
+            list.push(Stamped::new(value, ts));
+        }
+        self.groups[kg].insert(decode(k, state)?, list);
+        Ok(())
     }
 }

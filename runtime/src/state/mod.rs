@@ -9,8 +9,9 @@
 //!    [`MapState`], [`ListState`]), optionally with a [`StateTtl`].
 //! 2. **Storing.** The operator builds a [`KeyedStateStore`] from the registry when it opens,
 //!    on the path its [`StateBackendConfig`] names: typed hash maps per key group in memory
-//!    (the default), or any byte-level [`StateBackend`] ([`InMemoryBackend`] today, RocksDB
-//!    next), which sees only bytes addressed by `(state, key group, key, user key)`.
+//!    (the default), or any byte-level [`StateBackend`] ([`InMemoryBackend`], or RocksDB
+//!    with the `rocksdb` feature: `StateBackendConfig::rocksdb(dir)`), which sees only bytes
+//!    addressed by `(state, key group, key, user key)`.
 //! 3. **Using.** For each record or timer the operator opens the [`KeyedState`] of the
 //!    current key; the function reaches its states only through it, so state is always
 //!    scoped to the current key.
@@ -48,9 +49,13 @@ mod backend;
 mod codec;
 mod heap;
 mod registry;
+#[cfg(feature = "rocksdb")]
+mod rocksdb;
 mod store;
 mod timers;
 
+#[cfg(feature = "rocksdb")]
+pub use self::rocksdb::{RocksDbBackend, RocksDbOptions};
 pub use backend::{EntryVisitor, InMemoryBackend, KeyAddr, StateBackend, StateError};
 pub use registry::{ListState, MapState, StateKey, StateRegistry, StateTtl, StateValue, TtlUpdate, ValueState};
 pub use store::{

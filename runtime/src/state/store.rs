@@ -72,6 +72,9 @@ enum Tables {
     Heap {
         /// One per declared state, created at its first access (when its types are known).
         tables: Vec<Option<Box<dyn HeapTable>>>,
+        /// Per declared state, the entries imported before its table exists (the types are
+        /// not known before the first access): loaded into the table when it is created.
+        pending: Vec<Vec<PendingEntry>>,
         key_groups: usize,
     },
     Bytes {
@@ -80,6 +83,9 @@ enum Tables {
         key: Vec<u8>,
     },
 }
+
+/// An imported entry waiting for its table: `(key group, key, user key, value)`, encoded.
+type PendingEntry = (usize, Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// The keyed state of one operator instance: every declared state, for every key of the key
 /// groups it owns.
@@ -116,6 +122,7 @@ impl<K: StateKey> KeyedStateStore<K> {
         let tables = match config {
             StateBackendConfig::Heap => Tables::Heap {
                 tables: decls.iter().map(|_| None).collect(),
+                pending: decls.iter().map(|_| Vec::new()).collect(),
                 key_groups: max_parallelism,
             },
             StateBackendConfig::Backend(factory) => Tables::Bytes {
@@ -166,19 +173,61 @@ impl<K: StateKey> KeyedStateStore<K> {
 
     /// Calls `visit(state, key, user_key, value)` for the entries of `key_group`, encoded as
     /// the byte backends store them: what a checkpoint will write. The heap path leaves out
-    /// entries expired at `now`; a byte backend exports what it holds.
+    /// entries expired at `now` (except imported entries of a state not accessed since,
+    /// exported as imported); a byte backend exports what it holds.
     pub fn export_key_group(&self, key_group: usize, now: i64, visit: EntryVisitor<'_>) -> Result<(), StateError> {
         match &self.tables {
-            Tables::Heap { tables, .. } => {
+            Tables::Heap { tables, pending, .. } => {
                 for (id, table) in tables.iter().enumerate() {
                     if let Some(t) = table {
                         let ttl = self.decls[id].ttl;
                         t.export(key_group, ttl, now, &mut |k, uk, v| visit(id as u32, k, uk, v));
                     }
+                    for (kg, k, uk, v) in &pending[id] {
+                        if *kg == key_group {
+                            visit(id as u32, k, uk, v);
+                        }
+                    }
                 }
                 Ok(())
             }
             Tables::Bytes { backend, .. } => backend.export_key_group(key_group as u32, visit),
+        }
+    }
+
+    /// Stores one entry as [`export_key_group`](Self::export_key_group) reported it: what a
+    /// restore does for each entry of the key groups this instance takes over, on either
+    /// path. `state` is the declaration index of the state in this operator's registry.
+    ///
+    /// On the heap path an entry of a state not yet accessed waits, encoded, until the
+    /// state's first access (its types are not known before): a bad entry then fails that
+    /// access, as a bad stored value fails a byte backend's read.
+    pub fn import_entry(
+        &mut self,
+        key_group: usize,
+        state: u32,
+        key: &[u8],
+        user_key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        let Some(decl) = self.decls.get(state as usize) else {
+            return Err(StateError::Backend(format!(
+                "no state with index {state} in this operator ({} declared)",
+                self.decls.len()
+            )));
+        };
+        if key_group >= self.max_parallelism {
+            return Err(StateError::Backend(format!("key group {key_group} out of range")));
+        }
+        match &mut self.tables {
+            Tables::Heap { tables, pending, .. } => match &mut tables[state as usize] {
+                Some(t) => t.import(key_group, (key, user_key, value), decl.ttl.is_some(), &decl.name),
+                None => {
+                    pending[state as usize].push((key_group, key.to_vec(), user_key.to_vec(), value.to_vec()));
+                    Ok(())
+                }
+            },
+            Tables::Bytes { backend, .. } => backend.import_entry(key_group as u32, state, key, user_key, value),
         }
     }
 }
@@ -272,11 +321,21 @@ enum Access<'s, T> {
 
 impl<K> Slot<'_, K> {
     fn access<T: HeapTable + 'static>(&mut self, make: fn(usize) -> T) -> Access<'_, T> {
-        let name = self.name;
+        let (name, id, ttl) = (self.name, self.id as usize, self.ttl.is_some());
         match &mut *self.tables {
-            Tables::Heap { tables, key_groups } => {
+            Tables::Heap {
+                tables,
+                pending,
+                key_groups,
+            } => {
                 let n = *key_groups;
-                let table = tables[self.id as usize].get_or_insert_with(|| Box::new(make(n)) as Box<dyn HeapTable>);
+                let table = tables[id].get_or_insert_with(|| {
+                    let mut table = Box::new(make(n)) as Box<dyn HeapTable>;
+                    for (kg, k, uk, v) in std::mem::take(&mut pending[id]) {
+                        or_fail(table.import(kg, (&k, &uk, &v), ttl, name));
+                    }
+                    table
+                });
                 Access::Heap(table.as_any_mut().downcast_mut::<T>().unwrap_or_else(|| {
                     panic!("keyed state `{name}` is used with other types than it was declared with")
                 }))

@@ -1,10 +1,55 @@
-//! Tests of the typed keyed-state API, each run on both paths (heap tables and the encoded
-//! path over [`InMemoryBackend`]), which must give the same results.
+//! Tests of the typed keyed-state API, each run on every path (heap tables, the encoded path
+//! over [`InMemoryBackend`] and, with the `rocksdb` feature, over RocksDB), which must give
+//! the same results.
 
 use super::*;
 
-fn paths() -> [StateBackendConfig; 2] {
-    [StateBackendConfig::Heap, StateBackendConfig::in_memory_bytes()]
+/// Every path, and the temporary directory RocksDB works in while they are iterated.
+struct Paths {
+    configs: Vec<StateBackendConfig>,
+    #[cfg(feature = "rocksdb")]
+    dir: tempfile::TempDir,
+}
+
+fn paths() -> Paths {
+    #[cfg(feature = "rocksdb")]
+    let dir = tempfile::tempdir().unwrap();
+    Paths {
+        configs: vec![
+            StateBackendConfig::Heap,
+            StateBackendConfig::in_memory_bytes(),
+            #[cfg(feature = "rocksdb")]
+            StateBackendConfig::rocksdb(dir.path()),
+        ],
+        #[cfg(feature = "rocksdb")]
+        dir,
+    }
+}
+
+/// Iterates the configurations, keeping the directory until the loop ends.
+struct PathsIter {
+    configs: std::vec::IntoIter<StateBackendConfig>,
+    #[cfg(feature = "rocksdb")]
+    _dir: tempfile::TempDir,
+}
+
+impl IntoIterator for Paths {
+    type Item = StateBackendConfig;
+    type IntoIter = PathsIter;
+    fn into_iter(self) -> PathsIter {
+        PathsIter {
+            configs: self.configs.into_iter(),
+            #[cfg(feature = "rocksdb")]
+            _dir: self.dir,
+        }
+    }
+}
+
+impl Iterator for PathsIter {
+    type Item = StateBackendConfig;
+    fn next(&mut self) -> Option<StateBackendConfig> {
+        self.configs.next()
+    }
 }
 
 fn store<K: StateKey>(states: StateRegistry, config: &StateBackendConfig) -> KeyedStateStore<K> {
@@ -156,32 +201,97 @@ fn map_entries_and_list_elements_expire_one_by_one() {
 
 #[test]
 fn heap_snapshots_write_the_bytes_a_byte_backend_stores() {
-    let exports = paths().map(|config| {
+    let exports: Vec<_> = paths()
+        .into_iter()
+        .map(|config| {
+            let mut r = StateRegistry::new();
+            let v = r.value::<String>("v");
+            let m = r.map_with_ttl::<String, i64>("m", StateTtl::new(1_000));
+            let l = r.list::<u32>("l");
+            let mut s = store::<String>(r, &config);
+            for (i, key) in ["a", "b", "c"].map(String::from).iter().enumerate() {
+                let kg = i % 2;
+                let mut k = s.scope(key, kg, 100 + i as i64);
+                k.value(v).update(key.repeat(2));
+                k.map(m).put(format!("{key}1"), i as i64);
+                k.map(m).put("z".into(), -1);
+                k.list(l).add_all([i as u32, 7]);
+            }
+            let mut out = Vec::new();
+            for kg in 0..2 {
+                s.export_key_group(kg, 200, &mut |st, k, uk, val| {
+                    out.push((kg, st, k.to_vec(), uk.to_vec(), val.to_vec()))
+                })
+                .unwrap();
+            }
+            out.sort();
+            out
+        })
+        .collect();
+    assert_eq!(exports[0].len(), 3 + 6 + 3);
+    for other in &exports[1..] {
+        assert_eq!(&exports[0], other);
+    }
+}
+
+#[test]
+fn a_store_restores_what_another_exported_whatever_the_paths() {
+    fn declare() -> (StateRegistry, ValueState<String>, MapState<u16, i64>, ListState<String>) {
         let mut r = StateRegistry::new();
-        let v = r.value::<String>("v");
-        let m = r.map_with_ttl::<String, i64>("m", StateTtl::new(1_000));
-        let l = r.list::<u32>("l");
-        let mut s = store::<String>(r, &config);
-        for (i, key) in ["a", "b", "c"].map(String::from).iter().enumerate() {
-            let kg = i % 2;
-            let mut k = s.scope(key, kg, 100 + i as i64);
-            k.value(v).update(key.repeat(2));
-            k.map(m).put(format!("{key}1"), i as i64);
-            k.map(m).put("z".into(), -1);
-            k.list(l).add_all([i as u32, 7]);
-        }
+        let v = r.value_with_ttl::<String>("v", StateTtl::new(1_000));
+        let m = r.map::<u16, i64>("m");
+        let l = r.list_with_ttl::<String>("l", StateTtl::new(1_000));
+        (r, v, m, l)
+    }
+    let keys: Vec<String> = (0..20).map(|i| format!("key{i}")).collect();
+    let export = |s: &KeyedStateStore<String>| {
         let mut out = Vec::new();
-        for kg in 0..2 {
-            s.export_key_group(kg, 200, &mut |st, k, uk, val| {
-                out.push((kg, st, k.to_vec(), uk.to_vec(), val.to_vec()))
+        for kg in 0..8 {
+            s.export_key_group(kg, 100, &mut |st, k, uk, v| {
+                out.push((kg, st, k.to_vec(), uk.to_vec(), v.to_vec()))
             })
             .unwrap();
         }
         out.sort();
         out
-    });
-    assert_eq!(exports[0].len(), 3 + 6 + 3);
-    assert_eq!(exports[0], exports[1]);
+    };
+    for from in paths() {
+        let (r, v, m, l) = declare();
+        let mut source = store::<String>(r, &from);
+        for (i, key) in keys.iter().enumerate() {
+            let mut k = source.scope(key, i % 8, 10 + i as i64);
+            k.value(v).update(key.to_uppercase());
+            k.map(m).put(i as u16, -(i as i64));
+            k.map(m).put(999, 1);
+            k.list(l).add_all([key.clone(), "x".into()]);
+        }
+        let exported = export(&source);
+        assert_eq!(exported.len(), 20 * 4, "{from:?}");
+        for (touch_first, to) in paths().into_iter().enumerate().map(|(i, c)| (i % 2 == 0, c)) {
+            let (r, v, m, l) = declare();
+            let mut restored = store::<String>(r, &to);
+            let nobody = "nobody".to_owned();
+            if touch_first {
+                // The heap path then imports into existing tables, not pending entries.
+                assert!(restored.scope(&nobody, 0, 0).list(l).get().is_empty());
+            }
+            for (kg, st, k, uk, val) in &exported {
+                restored.import_entry(*kg, *st, k, uk, val).unwrap();
+            }
+            assert_eq!(export(&restored), exported, "{from:?} -> {to:?}");
+            for (i, key) in keys.iter().enumerate() {
+                let mut k = restored.scope(key, i % 8, 20 + i as i64);
+                assert_eq!(k.value(v).get(), Some(key.to_uppercase()), "{from:?} -> {to:?}");
+                assert_eq!(k.map(m).entries(), [(i as u16, -(i as i64)), (999, 1)]);
+                assert_eq!(k.list(l).get(), [key.clone(), "x".to_owned()]);
+            }
+            // Write times come along: everything expires 1 s after it was written.
+            assert_eq!(restored.scope(&keys[0], 0, 1_010).value(v).get(), None);
+            assert_eq!(restored.scope(&keys[1], 1, 1_010).value(v).get(), Some("KEY1".into()));
+            assert!(restored.import_entry(8, 0, &[], &[], &[]).is_err());
+            assert!(restored.import_entry(0, 3, &[], &[], &[]).is_err());
+        }
+    }
 }
 
 #[test]
