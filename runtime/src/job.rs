@@ -11,6 +11,7 @@ use crate::dead_letter::{DeadLetter, DeadLetterOutput, DeadLetterTarget};
 use crate::exchange::Env;
 use crate::restart::RestartStrategy;
 use crate::source::{InputPaths, Source};
+use crate::state::{StateBackendConfig, StateBackendKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -39,6 +40,11 @@ pub struct JobSpec {
     pub checkpoints: Option<CheckpointConfig>,
     /// What to do when the job fails while running.
     pub restart: RestartStrategy,
+    /// Where keyed operators keep their state.
+    pub state_backend: StateBackendKind,
+    /// Where a disk backend (RocksDB) keeps its working files (default: the system's
+    /// temporary directory).
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for JobSpec {
@@ -54,6 +60,8 @@ impl Default for JobSpec {
             version: "",
             checkpoints: None,
             restart: RestartStrategy::None,
+            state_backend: StateBackendKind::Memory,
+            state_dir: None,
         }
     }
 }
@@ -158,6 +166,7 @@ struct Shared {
     max_parallelism: usize,
     checkpoints: Option<Arc<Coordinator>>,
     failed: std::sync::atomic::AtomicBool,
+    state_backend: StateBackendConfig,
 }
 
 /// What every operator of a running job may reach: counters, the dead-letter output, the
@@ -177,6 +186,7 @@ impl TaskContext {
         outputs: BTreeMap<String, String>,
         max_parallelism: usize,
         checkpoints: Option<Arc<Coordinator>>,
+        state_backend: StateBackendConfig,
     ) -> Self {
         TaskContext {
             shared: Arc::new(Shared {
@@ -189,6 +199,7 @@ impl TaskContext {
                 max_parallelism,
                 checkpoints,
                 failed: Default::default(),
+                state_backend,
             }),
             subtask: 0,
             subtasks: 1,
@@ -197,7 +208,14 @@ impl TaskContext {
 
     /// A context for driving operators outside a job (tests, docs): dead letters to stderr.
     pub fn detached() -> Self {
-        TaskContext::new(DeadLetterOutput::Stderr, Arc::default(), BTreeMap::new(), 128, None)
+        TaskContext::new(
+            DeadLetterOutput::Stderr,
+            Arc::default(),
+            BTreeMap::new(),
+            128,
+            None,
+            StateBackendConfig::Heap,
+        )
     }
 
     /// The context of instance `subtask` of a chain that runs `subtasks` times.
@@ -229,6 +247,11 @@ impl TaskContext {
     pub fn owns_key<K: std::hash::Hash + ?Sized>(&self, key: &K) -> bool {
         let m = self.shared.max_parallelism.max(1);
         crate::checkpoint::key_group_of(key, m) * self.subtasks / m == self.subtask
+    }
+
+    /// Where the job's keyed operators keep their state (the job's state backend).
+    pub fn state_backend(&self) -> &StateBackendConfig {
+        &self.shared.state_backend
     }
 
     /// The job's checkpoint coordinator, if it takes checkpoints.
@@ -456,6 +479,16 @@ impl<'a> Job<'a> {
         self
     }
 
+    /// Keeps keyed state in `backend` (`--state-backend`), RocksDB's working files under
+    /// `dir` if given (`--state-dir`), instead of the job settings' choice.
+    pub fn with_state_backend(mut self, backend: StateBackendKind, dir: Option<std::path::PathBuf>) -> Self {
+        self.spec.state_backend = backend;
+        if dir.is_some() {
+            self.spec.state_dir = dir;
+        }
+        self
+    }
+
     /// Takes checkpoints as `config` says, instead of the job settings' (a test, a tool).
     pub fn with_checkpoints(mut self, config: CheckpointConfig) -> Self {
         self.spec.checkpoints = Some(config);
@@ -631,12 +664,19 @@ impl<'a> Job<'a> {
             });
         }
         let dead = DeadLetterOutput::open(&self.spec.dead_letter).map_err(Failure::BeforeStart)?;
+        let state_dir = self.spec.state_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let state_backend = self
+            .spec
+            .state_backend
+            .config(&state_dir)
+            .map_err(|e| Failure::BeforeStart(JobError::Other(e)))?;
         let ctx = TaskContext::new(
             dead,
             Arc::clone(counters),
             self.overrides.outputs.clone(),
             self.spec.max_parallelism,
             coordinator.clone(),
+            state_backend,
         );
         let mut ran = false;
         std::thread::scope(|scope| {
@@ -677,6 +717,12 @@ impl<'a> Job<'a> {
             }
             if ctx.has_failed() {
                 // Dropping the source tasks ends the workers' inputs.
+                return;
+            }
+            if let Some(c) = &coordinator
+                && let Err(e) = c.discard_old_history()
+            {
+                ctx.fail(e);
                 return;
             }
             ran = true;

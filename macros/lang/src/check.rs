@@ -113,7 +113,6 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         c.check_stmt(stmt);
     }
     c.check_unused();
-    check_checkpointable(&settings, &c.nodes, c.errors);
     if pipeline.stmts.is_empty() {
         c.errors.push(
             pipeline.span,
@@ -190,23 +189,6 @@ fn parse_restart(value: &Expr) -> Result<Restart, (Span, String)> {
     }
 }
 
-/// A job that takes checkpoints must be able to save every operator's state: a keyed
-/// `process` cannot yet (its state and timers are not in checkpoints), so it is refused
-/// rather than silently losing its state on a restore.
-fn check_checkpointable(settings: &JobSettings, nodes: &[Node], errors: &mut Errors) {
-    if !settings.checkpoints() {
-        return;
-    }
-    for node in nodes {
-        if matches!(node.kind, NodeKind::KeyedProcess(_)) {
-            errors.push(
-                node.span,
-                "a keyed `process` cannot take part in checkpoints yet: remove the job's `checkpoint_interval`/`checkpoint_every_records`, or use a window or keyed `reduce`",
-            );
-        }
-    }
-}
-
 /// `job { name: "…", parallelism: N, max_parallelism: N, dead_letter: "stderr" | "path",
 /// checkpoint_interval: 10s, checkpoint_every_records: N, checkpoint_dir: "path",
 /// checkpoints_retained: N }`.
@@ -268,6 +250,18 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
                     vspan,
                     "`checkpoint_dir` takes a directory path as a string literal, e.g. `checkpoint_dir: \"checkpoints\"`",
                 ),
+            },
+            "state_backend" => match &setting.value {
+                Expr::Path(p) if p.path.is_ident("memory") => s.rocksdb = false,
+                Expr::Path(p) if p.path.is_ident("rocksdb") => s.rocksdb = true,
+                _ => errors.push(
+                    vspan,
+                    "`state_backend` takes `memory` (the default) or `rocksdb` (state on disk, larger than memory)",
+                ),
+            },
+            "state_dir" => match string() {
+                Some(v) if !v.is_empty() => s.state_dir = Some(v),
+                _ => errors.push(vspan, "`state_dir` takes a directory path as a string literal"),
             },
             "restart" => match parse_restart(&setting.value) {
                 Ok(r) => s.restart = r,

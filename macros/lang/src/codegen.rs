@@ -94,6 +94,15 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
     };
     // A restartable job is wired anew for every attempt: every chain clones its operators.
     let restartable = st.restart != Restart::None;
+    let state_backend = if st.rocksdb {
+        quote!(#p::state::StateBackendKind::RocksDb)
+    } else {
+        quote!(#p::state::StateBackendKind::Memory)
+    };
+    let state_dir = match &st.state_dir {
+        Some(d) => quote!(::core::option::Option::Some(::std::path::PathBuf::from(#d))),
+        None => quote!(::core::option::Option::None),
+    };
     let build = if restartable {
         quote!(build_restartable)
     } else {
@@ -162,6 +171,8 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 },
                 checkpoints: #checkpoints,
                 restart: #restart,
+                state_backend: #state_backend,
+                state_dir: #state_dir,
             };
             #(#typing)*
             #p::Job::#build(__spec, move |#env| {
@@ -231,6 +242,7 @@ fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
     let kind = match &graph.nodes[id].kind {
         NodeKind::Watermarks(_) => "watermarks",
         NodeKind::KeyedReduce(_) => "reduce",
+        NodeKind::KeyedProcess(_) => "process",
         NodeKind::Window(_) => "window",
         NodeKind::Sink { kind, .. } if kind == "fold" => "fold",
         _ => return None,

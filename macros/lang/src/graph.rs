@@ -31,6 +31,10 @@ pub struct JobSettings {
     pub checkpoints_retained: u64,
     /// What to do when the job fails while running (`restart`).
     pub restart: Restart,
+    /// `state_backend: rocksdb` (else memory).
+    pub rocksdb: bool,
+    /// `state_dir: "path"`.
+    pub state_dir: Option<String>,
 }
 
 /// The `restart` job setting: Flink's restart strategies.
@@ -76,6 +80,8 @@ impl Default for JobSettings {
             checkpoint_dir: "checkpoints".into(),
             checkpoints_retained: 3,
             restart: Restart::None,
+            rocksdb: false,
+            state_dir: None,
         }
     }
 }

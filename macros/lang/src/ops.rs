@@ -102,6 +102,8 @@ pub const SETTINGS: &[&str] = &[
     "checkpoint_dir",
     "checkpoints_retained",
     "restart",
+    "state_backend",
+    "state_dir",
 ];
 
 /// Finds `name` in `table`.

@@ -145,15 +145,7 @@ impl Coordinator {
                 publish(pending, visible)?;
             }
         }
-        // Every checkpoint after the restored one (or all, on a fresh start) belongs to a
-        // history that is being replaced.
         let keep_up_to = restored.as_ref().map_or(0, |r| r.manifest.id);
-        for id in manifest::list(&config.dir) {
-            if id > keep_up_to {
-                let d = config.dir.join(manifest::dir_name(id));
-                std::fs::remove_dir_all(&d).map_err(io("cannot remove old checkpoint", &d))?;
-            }
-        }
         let inner = Inner {
             last_id: keep_up_to,
             ..Inner::default()
@@ -426,31 +418,55 @@ impl Coordinator {
             .collect()
     }
 
-    /// Makes `dir` ready for a sink's part files, once per run: removes every part file the
-    /// restored checkpoint does not cover (all of them on a fresh start), and pending or
-    /// in-progress files left by an interrupted run.
+    /// Makes `dir` ready for a sink's part files (created if missing); its stale files are
+    /// removed by [`discard_old_history`](Self::discard_old_history).
     pub fn prepare_part_dir(&self, dir: &Path) -> Result<(), JobError> {
         let mut inner = lock(&self.inner);
         if !inner.prepared.insert(dir.to_path_buf()) {
             return Ok(());
         }
-        std::fs::create_dir_all(dir).map_err(io("cannot create output directory", dir))?;
+        std::fs::create_dir_all(dir).map_err(io("cannot create output directory", dir))
+    }
+
+    /// Called once the job has opened everything and is about to read its first record (so
+    /// the restore was accepted): removes the checkpoints after the restored one (all of
+    /// them on a fresh start), which belong to the history being replaced, and in every
+    /// sink directory the part files the restored checkpoint does not cover and the pending
+    /// or in-progress files of an interrupted run. A restore that is refused destroys
+    /// nothing.
+    pub(crate) fn discard_old_history(&self) -> Result<(), JobError> {
         let keep_up_to = self.restored_id().unwrap_or(0);
-        for entry in std::fs::read_dir(dir).map_err(io("cannot read output directory", dir))? {
-            let entry = entry.map_err(io("cannot read output directory", dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let doomed = match super::parts::parse_part_name(&name) {
-                Some(super::parts::PartName::Visible(id)) => id > keep_up_to,
-                Some(super::parts::PartName::Unpublished) => true,
-                None => false,
-            };
-            if doomed {
-                let p = entry.path();
-                std::fs::remove_file(&p).map_err(io("cannot remove stale part file", &p))?;
+        for id in manifest::list(&self.config.dir) {
+            if id > keep_up_to {
+                let d = self.chk_dir(id);
+                std::fs::remove_dir_all(&d).map_err(io("cannot remove old checkpoint", &d))?;
             }
+        }
+        let dirs: Vec<PathBuf> = lock(&self.inner).prepared.iter().cloned().collect();
+        for dir in dirs {
+            clean_part_dir(&dir, keep_up_to)?;
         }
         Ok(())
     }
+}
+
+/// Removes from a sink directory the parts of checkpoints after `keep_up_to` and every
+/// pending or in-progress part.
+fn clean_part_dir(dir: &Path, keep_up_to: u64) -> Result<(), JobError> {
+    for entry in std::fs::read_dir(dir).map_err(io("cannot read output directory", dir))? {
+        let entry = entry.map_err(io("cannot read output directory", dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let doomed = match super::parts::parse_part_name(&name) {
+            Some(super::parts::PartName::Visible(id)) => id > keep_up_to,
+            Some(super::parts::PartName::Unpublished) => true,
+            None => false,
+        };
+        if doomed {
+            let p = entry.path();
+            std::fs::remove_file(&p).map_err(io("cannot remove stale part file", &p))?;
+        }
+    }
+    Ok(())
 }
 
 /// Finds the checkpoint `from` names under `dir`, checked.

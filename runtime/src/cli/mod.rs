@@ -64,6 +64,16 @@ pub struct JobArgs {
     #[arg(id = "job-restore", long = "restore", value_name = "latest|N|PATH")]
     pub restore: Option<crate::checkpoint::RestoreFrom>,
 
+    /// Keep keyed state in `memory` or in `rocksdb` (on disk, for state larger than memory)
+    /// [default: the job's setting]
+    #[arg(id = "job-state-backend", long = "state-backend", value_name = "memory|rocksdb")]
+    pub state_backend: Option<crate::state::StateBackendKind>,
+
+    /// Where the RocksDB backend keeps its working files [default: the job's `state_dir`,
+    /// else the system's temporary directory]
+    #[arg(id = "job-state-dir", long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+
     /// Print the fused plan and exit
     #[arg(
         id = "job-explain",
@@ -185,6 +195,10 @@ impl JobArgs {
         }
         if let Some(from) = &self.restore {
             job = job.with_restore(from.clone());
+        }
+        if self.state_backend.is_some() || self.state_dir.is_some() {
+            let kind = self.state_backend.unwrap_or(job.spec().state_backend);
+            job = job.with_state_backend(kind, self.state_dir.clone());
         }
         job
     }

@@ -13,6 +13,7 @@
 //! a [`KeyedStateStore`] built when the operator opens (heap tables unless the job chooses
 //! another [`StateBackendConfig`]); timers in [`EventTimeTimers`].
 
+use crate::checkpoint::{Parts, Stateful, decode, encode};
 use crate::exchange::{ByKeyGroup, by_key_group};
 use crate::state::{
     Clock, EventTimeTimers, KeyedState, KeyedStateStore, ListRef, ListState, MapRef, MapState, StateBackendConfig,
@@ -165,6 +166,8 @@ pub struct KeyedProcess<K, T, P> {
     backend: StateBackendConfig,
     clock: Clock,
     operator: &'static str,
+    /// The backend was set on the operator: the job's choice does not apply.
+    explicit_backend: bool,
     _ty: PhantomData<fn() -> (K, T)>,
 }
 
@@ -176,6 +179,7 @@ impl<K, T, P: Clone> Clone for KeyedProcess<K, T, P> {
             backend: self.backend.clone(),
             clock: Arc::clone(&self.clock),
             operator: self.operator,
+            explicit_backend: self.explicit_backend,
             _ty: PhantomData,
         }
     }
@@ -199,6 +203,7 @@ where
         backend: StateBackendConfig::Heap,
         clock: Arc::new(crate::window::system_clock),
         operator: "keyed_process",
+        explicit_backend: false,
         _ty: PhantomData,
     };
     (spec, Ty::of())
@@ -214,6 +219,7 @@ impl<K, T, P> KeyedProcess<K, T, P> {
     /// Where the operator keeps its state.
     pub fn with_state_backend(mut self, backend: StateBackendConfig) -> Self {
         self.backend = backend;
+        self.explicit_backend = true;
         self
     }
 
@@ -324,6 +330,9 @@ where
     D: Collector<P::Out>,
 {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        if !self.spec.explicit_backend {
+            self.spec.backend = ctx.state_backend().clone();
+        }
         self.open_state()
             .map_err(|e| JobError::Other(format!("cannot open the state of `{}`: {e}", self.spec.operator)))?;
         self.next.open(ctx)
@@ -353,6 +362,75 @@ where
 
     fn end(&mut self) {
         self.next.end();
+    }
+}
+
+/// One exported state entry: key group, state index, key, user key, value (encoded).
+type Entry = (u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The state is the watermark, every pending timer and every entry of the keyed state (in
+/// the encoding byte backends store), so it restores onto either backend and any parallelism.
+impl<K, T, P, D> Stateful for KeyedProcessCollector<K, T, P, D>
+where
+    K: StateKey,
+    P: KeyedProcessFunction<K, T>,
+    D: Collector<P::Out>,
+{
+    fn schema(&self) -> String {
+        format!(
+            "keyed_process key={} function={} states=[{}]",
+            std::any::type_name::<K>(),
+            std::any::type_name::<P>(),
+            self.store
+                .as_ref()
+                .map(KeyedStateStore::describe_states)
+                .unwrap_or_default()
+        )
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        if let Some(store) = &self.store {
+            let now = if store.has_ttl() { (self.spec.clock)() } else { 0 };
+            for kg in 0..store.max_parallelism() {
+                store
+                    .export_key_group(kg, now, &mut |state, key, user_key, value| {
+                        entries.push((kg as u32, state, key.to_vec(), user_key.to_vec(), value.to_vec()))
+                    })
+                    .map_err(|e| JobError::Other(e.to_string()))?;
+            }
+        }
+        let timers: Vec<(Timestamp, &K, usize)> = self.timers.iter().collect();
+        encode(&(self.wm, timers, entries))
+    }
+
+    fn restore(&mut self, parts: Parts, ctx: &TaskContext) -> Result<(), JobError> {
+        type Snapshot<K> = (Timestamp, Vec<(Timestamp, K, usize)>, Vec<Entry>);
+        self.open_state().map_err(|e| JobError::Other(e.to_string()))?;
+        let store = self.store.as_mut().expect("state is open");
+        let m = store.max_parallelism().max(1);
+        let owns = |kg: usize| kg * ctx.subtasks() / m == ctx.subtask();
+        let mut wm = None::<Timestamp>;
+        for (_, bytes) in parts {
+            let (part_wm, timers, entries): Snapshot<K> = decode(&bytes)?;
+            wm = Some(wm.map_or(part_wm, |w| w.min(part_wm)));
+            for (ts, key, kg) in timers {
+                if owns(kg) {
+                    self.timers.register(&key, kg, ts);
+                }
+            }
+            for (kg, state, key, user_key, value) in entries {
+                if owns(kg as usize) {
+                    store
+                        .import_entry(kg as usize, state, &key, &user_key, &value)
+                        .map_err(|e| JobError::Other(e.to_string()))?;
+                }
+            }
+        }
+        if let Some(wm) = wm {
+            self.wm = self.wm.max(wm);
+        }
+        Ok(())
     }
 }
 

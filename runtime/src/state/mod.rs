@@ -59,7 +59,8 @@ pub use self::rocksdb::{RocksDbBackend, RocksDbOptions};
 pub use backend::{EntryVisitor, InMemoryBackend, KeyAddr, StateBackend, StateError};
 pub use registry::{ListState, MapState, StateKey, StateRegistry, StateTtl, StateValue, TtlUpdate, ValueState};
 pub use store::{
-    BackendContext, BackendFactory, Clock, KeyedState, KeyedStateStore, ListRef, MapRef, StateBackendConfig, ValueRef,
+    BackendContext, BackendFactory, Clock, KeyedState, KeyedStateStore, ListRef, MapRef, StateBackendConfig,
+    StateBackendKind, ValueRef,
 };
 pub use timers::EventTimeTimers;
 

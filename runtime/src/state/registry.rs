@@ -114,6 +114,13 @@ pub(crate) struct Decl {
     pub(crate) ttl: Option<StateTtl>,
 }
 
+impl Decl {
+    /// `name:kind`, for a checkpoint's state schema.
+    pub(crate) fn describe(&self) -> String {
+        format!("{}:{}", self.name, self.kind.describe())
+    }
+}
+
 /// The states an operator declares up front, in its function's `open` hook (Flink's
 /// `getRuntimeContext().getState(descriptor)`; Arroyo's declared tables).
 ///

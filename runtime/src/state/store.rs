@@ -58,6 +58,51 @@ impl StateBackendConfig {
     }
 }
 
+/// Which state backend a job uses: the `state_backend` job setting, or `--state-backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StateBackendKind {
+    /// Typed hash maps in memory ([`StateBackendConfig::Heap`]).
+    #[default]
+    Memory,
+    /// RocksDB on disk, for state larger than memory (needs the `rocksdb` feature).
+    RocksDb,
+}
+
+impl std::str::FromStr for StateBackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "memory" => Ok(StateBackendKind::Memory),
+            "rocksdb" => Ok(StateBackendKind::RocksDb),
+            other => Err(format!(
+                "unknown state backend `{other}`: expected `memory` or `rocksdb`"
+            )),
+        }
+    }
+}
+
+impl StateBackendKind {
+    /// The configuration of this backend; RocksDB keeps its working files under `dir`.
+    /// Fails for RocksDB in a binary built without the `rocksdb` feature.
+    pub fn config(self, dir: &std::path::Path) -> Result<StateBackendConfig, String> {
+        match self {
+            StateBackendKind::Memory => Ok(StateBackendConfig::Heap),
+            #[cfg(feature = "rocksdb")]
+            StateBackendKind::RocksDb => Ok(StateBackendConfig::rocksdb(dir)),
+            #[cfg(not(feature = "rocksdb"))]
+            StateBackendKind::RocksDb => {
+                let _ = dir;
+                Err(
+                    "this job binary was built without the RocksDB state backend: enable the `rocksdb` \
+                     feature of the `fuseflow` dependency (see docs/rocksdb.md), or use `--state-backend memory`"
+                        .to_owned(),
+                )
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for StateBackendConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -109,6 +154,11 @@ pub struct KeyedStateStore<K> {
 }
 
 impl<K: StateKey> KeyedStateStore<K> {
+    /// The declared states as `name:kind` in declaration order, for a checkpoint's schema.
+    pub fn describe_states(&self) -> String {
+        self.decls.iter().map(|d| d.describe()).collect::<Vec<_>>().join(",")
+    }
+
     /// A store for the states declared in `registry`, over `max_parallelism` key groups, on
     /// the path `config` chooses; `operator` is the operator's stable id.
     pub fn new(
