@@ -1,0 +1,440 @@
+//! The Nexmark queries as `pipeline!` jobs.
+//!
+//! Each function builds the job of one query over the first `events` events of a
+//! [`Generator`] and hands every output row to `sink` (the DSL's `for_each` sink: a
+//! blackhole in the benchmark, a collecting closure in the tests, a printer in the example).
+//! The SQL each follows is Flink's Nexmark (`nexmark-flink/src/main/resources/queries`).
+//!
+//! **Sources.** The stateless queries generate events behind a `rebalance()`: the source
+//! emits event indices and every worker generates the events of the indices it gets, so at
+//! parallelism `p` the generation is spread over `p` threads like the splits of Flink's
+//! parallel Nexmark source (the DSL has no parallel source). At parallelism 1 the exchange is
+//! a direct call. The keyed queries generate on the source thread, where the watermark must
+//! be assigned.
+//!
+//! **Event time.** As in Flink's DDL, timestamps and the 4 s bounded-out-of-orderness
+//! watermark are assigned on the whole event stream (persons and auctions advance it too),
+//! before the `bid` view is taken.
+
+use crate::Generator;
+use crate::model::{Bid, Event, Str};
+use crate::rows::{Q1Row, Q2Row, Q5Row, Q7Row, Q12Row, Q14Row, Q21Row, Q22Row};
+use fuseflow::{AggregateFunction, Job, WindowResult, pipeline};
+use std::borrow::Cow;
+
+/// Q0, pass-through: every bid, unchanged (measures the source and the sink).
+///
+/// ```sql
+/// SELECT auction, bidder, price, dateTime, extra FROM bid;
+/// ```
+pub fn q0<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Bid) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q0" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .sink(for_each(sink));
+    }
+}
+
+/// Q1, currency conversion: every bid with its price in euros.
+///
+/// ```sql
+/// SELECT auction, bidder, 0.908 * price as price, dateTime, extra FROM bid;
+/// ```
+pub fn q1<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q1Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q1" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .map(|b| Q1Row {
+                auction: b.auction,
+                bidder: b.bidder,
+                price: 0.908 * b.price as f64,
+                date_time: b.date_time,
+                extra: b.extra,
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// Q2, selection: the bids on one auction in 123.
+///
+/// ```sql
+/// SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0;
+/// ```
+pub fn q2<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q2Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q2" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .filter(|b| b.auction % 123 == 0)
+            .map(|b| Q2Row { auction: b.auction, price: b.price })
+            .sink(for_each(sink));
+    }
+}
+
+/// The auctions with the most bids of a window: `(count, auctions)` (Q5's second step).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HottestAuctions;
+
+impl AggregateFunction<WindowResult<u64, u64>> for HottestAuctions {
+    type Acc = (u64, Vec<u64>);
+    type Out = (u64, Vec<u64>);
+    fn create_accumulator(&self) -> Self::Acc {
+        (0, Vec::new())
+    }
+    fn add(&mut self, acc: &mut Self::Acc, r: WindowResult<u64, u64>) {
+        if r.value > acc.0 {
+            acc.0 = r.value;
+            acc.1.clear();
+        }
+        if r.value == acc.0 {
+            acc.1.push(r.key);
+        }
+    }
+    fn get_result(&self, acc: &Self::Acc) -> Self::Out {
+        acc.clone()
+    }
+    fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc {
+        match a.0.cmp(&b.0) {
+            std::cmp::Ordering::Less => b,
+            std::cmp::Ordering::Greater => a,
+            std::cmp::Ordering::Equal => (a.0, [a.1, b.1].concat()),
+        }
+    }
+}
+
+/// Q5, hot items, as tumbling windows: per 10 s window, the auctions with the most bids.
+///
+/// Flink's Q5 counts over sliding (hop) windows of 10 s every 2 s; the DSL has tumbling
+/// windows only, so this is Q5 on tumbling 10 s windows. The `MAX` self-join is a second
+/// window over the first one's results, keyed by window.
+///
+/// ```sql
+/// SELECT auction, num FROM (SELECT auction, count(*) AS num, window_start, window_end
+///   FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))
+///   GROUP BY auction, window_start, window_end) … WHERE num >= max(num) of the window;
+/// ```
+pub fn q5<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q5Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q5" }
+        generate(events, |i| generator.event(i))
+            .timestamps(|e| e.date_time())
+            .watermarks(bounded_out_of_orderness(4s))
+            .filter_map(Event::into_bid)
+            .key_by(|b| b.auction)
+            .window(tumbling(10s))
+            .drop_late_data()
+            .count()
+            .key_by(|c| c.start)
+            .window(tumbling(10s))
+            .drop_late_data()
+            .aggregate(HottestAuctions)
+            .flat_map(|w| {
+                let (num, auctions) = w.value;
+                auctions.into_iter().map(move |auction| Q5Row { start: w.start, end: w.end, auction, num })
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// The bids with the highest price of a window (Q7's `MAX` and join).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HighestBids;
+
+impl AggregateFunction<Bid> for HighestBids {
+    type Acc = Vec<Bid>;
+    type Out = Vec<Bid>;
+    fn create_accumulator(&self) -> Vec<Bid> {
+        Vec::new()
+    }
+    fn add(&mut self, acc: &mut Vec<Bid>, b: Bid) {
+        match acc.first().map(|top| top.price) {
+            Some(top) if b.price < top => {}
+            Some(top) if b.price == top => acc.push(b),
+            _ => {
+                acc.clear();
+                acc.push(b);
+            }
+        }
+    }
+    fn get_result(&self, acc: &Vec<Bid>) -> Vec<Bid> {
+        acc.clone()
+    }
+    fn merge(&self, a: Vec<Bid>, b: Vec<Bid>) -> Vec<Bid> {
+        let (mut me, mut out) = (*self, a);
+        for bid in b {
+            me.add(&mut out, bid);
+        }
+        out
+    }
+}
+
+/// The start of the 10 s tumbling window holding `ts` (Q7's key).
+#[inline]
+fn window_10s(ts: i64) -> i64 {
+    ts - ts.rem_euclid(10_000)
+}
+
+/// Q7, highest bid, per tumbling 10 s window: the bids with the window's highest price.
+///
+/// The DSL's windows are keyed (there is no `windowAll`), so the bids are keyed by their
+/// window's start, which puts each window on one worker.
+///
+/// ```sql
+/// SELECT B.auction, B.price, B.bidder, B.dateTime, B.extra FROM bid B
+/// JOIN (SELECT MAX(price) AS maxprice, window_end as dateTime
+///   FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '10' SECOND))
+///   GROUP BY window_start, window_end) B1
+/// ON B.price = B1.maxprice
+/// WHERE B.dateTime BETWEEN B1.dateTime - INTERVAL '10' SECOND AND B1.dateTime;
+/// ```
+pub fn q7<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q7Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q7" }
+        generate(events, |i| generator.event(i))
+            .timestamps(|e| e.date_time())
+            .watermarks(bounded_out_of_orderness(4s))
+            .filter_map(Event::into_bid)
+            .key_by(|b| window_10s(b.date_time))
+            .window(tumbling(10s))
+            .drop_late_data()
+            .aggregate(HighestBids)
+            .flat_map(|w| {
+                w.value.into_iter().map(|b| Q7Row {
+                    auction: b.auction,
+                    price: b.price,
+                    bidder: b.bidder,
+                    date_time: b.date_time,
+                    extra: b.extra,
+                })
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// Q12, processing-time windows: bids per bidder in tumbling 10 s windows of the wall clock.
+///
+/// ```sql
+/// SELECT bidder, count(*) as bid_count, window_start, window_end
+/// FROM TABLE(TUMBLE(TABLE (SELECT *, PROCTIME() as p_time FROM bid),
+///   DESCRIPTOR(p_time), INTERVAL '10' SECOND))
+/// GROUP BY bidder, window_start, window_end;
+/// ```
+pub fn q12<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q12Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q12" }
+        generate(events, |i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .key_by(|b| b.bidder)
+            .window(tumbling_processing_time(10s))
+            .count()
+            .map(|w| Q12Row { bidder: w.key, bid_count: w.value, start: w.start, end: w.end })
+            .sink(for_each(sink));
+    }
+}
+
+/// Q14's user-defined function: how many times `c` occurs in `s`.
+#[inline]
+pub fn count_char(s: &str, c: char) -> u64 {
+    if c.is_ascii() {
+        let b = c as u8;
+        s.as_bytes().iter().filter(|&&x| x == b).count() as u64
+    } else {
+        s.chars().filter(|&x| x == c).count() as u64
+    }
+}
+
+/// Q14's `CASE` on the hour (UTC) of `date_time`.
+#[inline]
+pub fn bid_time_type(date_time: i64) -> &'static str {
+    match date_time.div_euclid(3_600_000).rem_euclid(24) {
+        8..=18 => "dayTime",
+        0..=6 | 20..=23 => "nightTime",
+        _ => "otherTime",
+    }
+}
+
+/// Q14, calculation: a price filter, a `CASE` and a UDF (`count_char`) on every bid.
+///
+/// ```sql
+/// SELECT auction, bidder, 0.908 * price as price,
+///   CASE WHEN HOUR(dateTime) >= 8 AND HOUR(dateTime) <= 18 THEN 'dayTime'
+///        WHEN HOUR(dateTime) <= 6 OR HOUR(dateTime) >= 20 THEN 'nightTime'
+///        ELSE 'otherTime' END AS bidTimeType,
+///   dateTime, extra, count_char(extra, 'c') AS c_counts
+/// FROM bid WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000;
+/// ```
+pub fn q14<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q14Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q14" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .filter_map(|b| {
+                let price = 0.908 * b.price as f64;
+                (price > 1_000_000.0 && price < 50_000_000.0).then(|| Q14Row {
+                    auction: b.auction,
+                    bidder: b.bidder,
+                    price,
+                    bid_time_type: bid_time_type(b.date_time),
+                    date_time: b.date_time,
+                    c_counts: count_char(&b.extra, 'c'),
+                    extra: b.extra,
+                })
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// `s[range]` as a [`Str`], borrowing when `s` borrows a static string.
+#[inline]
+fn substr(s: &Str, range: std::ops::Range<usize>) -> Str {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[range]),
+        Cow::Owned(o) => Cow::Owned(o[range].to_owned()),
+    }
+}
+
+/// `REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2)`: the value of the first
+/// `channel_id` parameter that starts the URL or follows a `&`.
+pub fn channel_id_param(url: &Str) -> Option<Str> {
+    const KEY: &str = "channel_id=";
+    let bytes = url.as_bytes();
+    let mut from = 0;
+    while let Some(at) = url[from..].find(KEY).map(|p| p + from) {
+        if at == 0 || bytes[at - 1] == b'&' {
+            let start = at + KEY.len();
+            let end = url[start..].find('&').map_or(url.len(), |p| p + start);
+            return Some(substr(url, start..end));
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Q21, channel ids: `0`–`3` for the hot channels, else the id in the URL; bids with
+/// neither are dropped.
+///
+/// ```sql
+/// SELECT auction, bidder, price, channel,
+///   CASE WHEN lower(channel) = 'apple' THEN '0' WHEN lower(channel) = 'google' THEN '1'
+///        WHEN lower(channel) = 'facebook' THEN '2' WHEN lower(channel) = 'baidu' THEN '3'
+///        ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) END AS channel_id
+/// FROM bid WHERE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) is not null
+///   or lower(channel) in ('apple', 'google', 'facebook', 'baidu');
+/// ```
+pub fn q21<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q21Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q21" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .filter_map(|b| {
+                let hot = ["apple", "google", "facebook", "baidu"]
+                    .iter()
+                    .position(|h| b.channel.eq_ignore_ascii_case(h));
+                let channel_id = match hot {
+                    Some(i) => Cow::Borrowed(["0", "1", "2", "3"][i]),
+                    None => channel_id_param(&b.url)?,
+                };
+                Some(Q21Row { auction: b.auction, bidder: b.bidder, price: b.price, channel: b.channel, channel_id })
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// The `n`-th (from 0) `/`-separated part of `s` (`SPLIT_INDEX(s, '/', n)`).
+#[inline]
+pub fn split_index(s: &Str, n: usize) -> Option<Str> {
+    let mut start = 0;
+    for _ in 0..n {
+        start += s[start..].find('/')? + 1;
+    }
+    let end = s[start..].find('/').map_or(s.len(), |p| p + start);
+    Some(substr(s, start..end))
+}
+
+/// Q22, URL directories: the first three directories of every bid's URL.
+///
+/// ```sql
+/// SELECT auction, bidder, price, channel,
+///   SPLIT_INDEX(url, '/', 3) as dir1, SPLIT_INDEX(url, '/', 4) as dir2,
+///   SPLIT_INDEX(url, '/', 5) as dir3 FROM bid;
+/// ```
+pub fn q22<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q22Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q22" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .map(|b| Q22Row {
+                auction: b.auction,
+                bidder: b.bidder,
+                price: b.price,
+                dir1: split_index(&b.url, 3),
+                dir2: split_index(&b.url, 4),
+                dir3: split_index(&b.url, 5),
+                channel: b.channel,
+            })
+            .sink(for_each(sink));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udfs() {
+        assert_eq!(count_char("cacbc", 'c'), 3);
+        assert_eq!(count_char("ééa", 'é'), 2);
+        assert_eq!(bid_time_type(8 * 3_600_000), "dayTime");
+        assert_eq!(bid_time_type(19 * 3_600_000 - 1), "dayTime");
+        assert_eq!(bid_time_type(19 * 3_600_000), "otherTime");
+        assert_eq!(bid_time_type(7 * 3_600_000), "otherTime");
+        assert_eq!(bid_time_type(-1), "nightTime");
+        let url: Str = "https://www.nexmark.com/a/b_c/d/item.htm?query=1&channel_id=42&x=1".into();
+        assert_eq!(channel_id_param(&url).as_deref(), Some("42"));
+        assert_eq!(channel_id_param(&"channel_id=7".into()).as_deref(), Some("7"));
+        assert_eq!(channel_id_param(&"a?channel_id=7&xchannel_id=1".into()), None);
+        assert_eq!(channel_id_param(&"a&channel_id=".into()).as_deref(), Some(""));
+        assert_eq!(split_index(&url, 3).as_deref(), Some("a"));
+        assert_eq!(split_index(&url, 4).as_deref(), Some("b_c"));
+        assert_eq!(
+            split_index(&url, 6).as_deref(),
+            Some("item.htm?query=1&channel_id=42&x=1")
+        );
+        assert_eq!(split_index(&url, 7), None);
+        assert!(matches!(
+            split_index(&Cow::Borrowed("a/b"), 1),
+            Some(Cow::Borrowed("b"))
+        ));
+    }
+
+    #[test]
+    fn the_window_aggregates_keep_every_tie() {
+        let r = |key, value| WindowResult {
+            key,
+            start: 0,
+            end: 10,
+            value,
+        };
+        let mut h = HottestAuctions;
+        let mut acc = h.create_accumulator();
+        for (k, v) in [(1, 2), (2, 5), (3, 5), (4, 1)] {
+            h.add(&mut acc, r(k, v));
+        }
+        assert_eq!(h.get_result(&acc), (5, vec![2, 3]));
+        assert_eq!(h.merge(acc, (5, vec![9])), (5, vec![2, 3, 9]));
+    }
+}
