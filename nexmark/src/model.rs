@@ -14,7 +14,7 @@ use std::borrow::Cow;
 pub type Str = Cow<'static, str>;
 
 /// One Nexmark event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Event {
     /// A new person.
     Person(Person),
@@ -64,7 +64,7 @@ impl Event {
 }
 
 /// A person who may sell items and bid on them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Person {
     /// The person's id (from 1000 on).
     pub id: u64,
@@ -85,7 +85,7 @@ pub struct Person {
 }
 
 /// An item put up for auction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Auction {
     /// The auction's id (from 1000 on).
     pub id: u64,
@@ -110,7 +110,7 @@ pub struct Auction {
 }
 
 /// A bid on an auction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Bid {
     /// The id of the auction bid on.
     pub auction: u64,
