@@ -292,10 +292,10 @@ mod tests {
     fn every_query_runs_and_deterministic_ones_agree_across_parallelism() {
         let g = Generator::new(Config::default().with_rate(1_000));
         for q in Query::value_variants() {
-            let one = q.run(&g, 2_000, 1).unwrap();
+            let one = q.run(&g, 10_000, 1).unwrap();
             assert!(one > 0, "{q}");
             if !q.uses_processing_time() {
-                assert_eq!(q.run(&g, 2_000, 2).unwrap(), one, "{q}");
+                assert_eq!(q.run(&g, 10_000, 2).unwrap(), one, "{q}");
             }
         }
     }
