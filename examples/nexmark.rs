@@ -26,7 +26,9 @@ enum Query {
     Q2,
     Q5,
     Q7,
+    Q10,
     Q12,
+    Q13,
     Q14,
     Q21,
     Q22,
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         .with_rate(args.rate)
         .with_out_of_order_group_size(args.out_of_order);
     let generator = Generator::new(config);
+    let side = queries::SideInput::new();
     let (g, n, p) = (&generator, args.events, args.print);
     let job = match args.query {
         Query::Q0 => queries::q0(g, n, sink(p)),
@@ -88,7 +91,9 @@ fn main() -> ExitCode {
         Query::Q2 => queries::q2(g, n, sink(p)),
         Query::Q5 => queries::q5(g, n, sink(p)),
         Query::Q7 => queries::q7(g, n, sink(p)),
+        Query::Q10 => queries::q10(g, n, sink(p)),
         Query::Q12 => queries::q12(g, n, sink(p)),
+        Query::Q13 => queries::q13(g, &side, n, sink(p)),
         Query::Q14 => queries::q14(g, n, sink(p)),
         Query::Q21 => queries::q21(g, n, sink(p)),
         Query::Q22 => queries::q22(g, n, sink(p)),

@@ -14,7 +14,7 @@ mod common;
 
 use common::PARALLELISMS;
 use fuseflow::{Job, JobSummary};
-use fuseflow_nexmark::rows::Q12Row;
+use fuseflow_nexmark::rows::{Q12Row, Q13Row};
 use fuseflow_nexmark::{Config, Generator, queries, reference};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,6 +127,35 @@ fn q7_finds_the_highest_bids_of_each_window_and_drops_late_bids() {
     let (_, expected_late) = reference::on_time_bids(&dense(), EVENTS);
     assert_eq!(late, vec![expected_late; PARALLELISMS.len()]);
     check!(q7, sparse(), false);
+}
+
+#[test]
+fn q10_adds_the_date_and_minute_partition_columns() {
+    check!(q10, dense(), true);
+    check!(q10, sparse(), true);
+    let days: BTreeSet<String> = reference::q10(&sparse(), EVENTS).into_iter().map(|r| r.dt).collect();
+    assert_eq!(days.len(), 5, "{days:?}");
+}
+
+#[test]
+fn q13_joins_every_bid_with_the_side_input() {
+    let side = queries::SideInput::new();
+    let owned = |r: Q13Row<'_>| (r.auction, r.bidder, r.price, r.date_time, r.value.to_owned());
+    for g in [dense(), sparse()] {
+        let expected: Vec<_> = reference::q13(&g, &side, EVENTS).into_iter().map(owned).collect();
+        assert!(!expected.is_empty());
+        for p in PARALLELISMS {
+            let (rows, mut sink) = collector();
+            let job = queries::q13(&g, &side, EVENTS, move |r| sink(owned(r)));
+            job.with_parallelism(p).run().unwrap();
+            let rows = std::mem::take(&mut *rows.lock().unwrap());
+            if p == 1 {
+                assert_eq!(rows, expected);
+            } else {
+                assert_eq!(sorted(&rows), sorted(&expected), "parallelism {p}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -65,8 +65,12 @@ pub enum Query {
     Q5,
     /// Highest bids per tumbling window.
     Q7,
+    /// Date and minute columns.
+    Q10,
     /// Bids per bidder in processing-time windows.
     Q12,
+    /// Side-input lookup.
+    Q13,
     /// Filter, `CASE` and a UDF.
     Q14,
     /// Channel ids (string matching).
@@ -97,13 +101,16 @@ impl Query {
 
     /// Runs the query over `events` events on `parallelism` workers; the number of rows out.
     pub fn run(self, generator: &Generator, events: u64, parallelism: usize) -> Result<u64, JobError> {
+        let side = queries::SideInput::new();
         let job = match self {
             Query::Q0 => queries::q0(generator, events, blackhole),
             Query::Q1 => queries::q1(generator, events, blackhole),
             Query::Q2 => queries::q2(generator, events, blackhole),
             Query::Q5 => queries::q5(generator, events, blackhole),
             Query::Q7 => queries::q7(generator, events, blackhole),
+            Query::Q10 => queries::q10(generator, events, blackhole),
             Query::Q12 => queries::q12(generator, events, blackhole),
+            Query::Q13 => queries::q13(generator, &side, events, blackhole),
             Query::Q14 => queries::q14(generator, events, blackhole),
             Query::Q21 => queries::q21(generator, events, blackhole),
             Query::Q22 => queries::q22(generator, events, blackhole),

@@ -8,7 +8,7 @@
 //!   out-of-order groups, event time advancing at a configured rate), deterministic for a
 //!   seed; [`Generator::event`] is a pure function of the event's index, so `generate(n, …)`
 //!   is its source;
-//! - [`queries`]: Q0, Q1, Q2, Q5, Q7, Q12, Q14, Q21 and Q22 as jobs;
+//! - [`queries`]: Q0, Q1, Q2, Q5, Q7, Q10, Q12, Q13, Q14, Q21 and Q22 as jobs;
 //! - [`reference`]: the same queries as plain loops over the events;
 //! - [`rows`]: the output row of each query.
 //!

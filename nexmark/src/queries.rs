@@ -18,7 +18,7 @@
 
 use crate::Generator;
 use crate::model::{Bid, Event, Str};
-use crate::rows::{Q1Row, Q2Row, Q5Row, Q7Row, Q12Row, Q14Row, Q21Row, Q22Row};
+use crate::rows::{Q1Row, Q2Row, Q5Row, Q7Row, Q10Row, Q12Row, Q13Row, Q14Row, Q21Row, Q22Row};
 use fuseflow::{AggregateFunction, Job, WindowResult, pipeline};
 use std::borrow::Cow;
 
@@ -217,6 +217,117 @@ pub fn q7<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q7Row) + C
                     date_time: b.date_time,
                     extra: b.extra,
                 })
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// The civil date `(year, month, day)` of `days` since 1970-01-01 (proleptic Gregorian).
+#[inline]
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's algorithm: eras of 400 years starting on March 1st.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `DATE_FORMAT(date_time, 'yyyy-MM-dd')` and `DATE_FORMAT(date_time, 'HH:mm')` in UTC.
+pub fn date_and_minute(date_time: i64) -> (String, String) {
+    let (days, ms) = (date_time.div_euclid(86_400_000), date_time.rem_euclid(86_400_000));
+    let (y, m, d) = civil_from_days(days);
+    let minutes = ms / 60_000;
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}", minutes / 60, minutes % 60),
+    )
+}
+
+/// Q10, log to a file system: every bid with its date and minute as partition columns.
+///
+/// Flink writes the rows to files partitioned by `dt` and `hm`; the DSL's file sinks do not
+/// partition, so the job hands rows to `sink` like the others.
+///
+/// ```sql
+/// SELECT auction, bidder, price, dateTime, extra,
+///   DATE_FORMAT(dateTime, 'yyyy-MM-dd'), DATE_FORMAT(dateTime, 'HH:mm') FROM bid;
+/// ```
+pub fn q10<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q10Row) + Clone + Send + 'a) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q10" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .map(|b| {
+                let (dt, hm) = date_and_minute(b.date_time);
+                Q10Row { auction: b.auction, bidder: b.bidder, price: b.price, date_time: b.date_time, extra: b.extra, dt, hm }
+            })
+            .sink(for_each(sink));
+    }
+}
+
+/// Q13's side input: a value for each key `0..10,000`, as the file Flink's Nexmark generates
+/// for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideInput {
+    values: Vec<String>,
+}
+
+impl SideInput {
+    /// Keys in the side input.
+    pub const KEYS: u64 = 10_000;
+
+    /// The side input: key `k`'s value is `value-<k>`.
+    pub fn new() -> Self {
+        SideInput {
+            values: (0..Self::KEYS).map(|k| format!("value-{k}")).collect(),
+        }
+    }
+
+    /// The value of `key`, if the side input has one.
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<&str> {
+        self.values.get(usize::try_from(key).ok()?).map(String::as_str)
+    }
+}
+
+impl Default for SideInput {
+    fn default() -> Self {
+        SideInput::new()
+    }
+}
+
+/// Q13, bounded side-input join: every bid with the side input's value for its auction.
+///
+/// The side input is static, so the processing-time temporal join is a lookup in a table
+/// the job borrows.
+///
+/// ```sql
+/// SELECT B.auction, B.bidder, B.price, B.dateTime, S.value
+/// FROM (SELECT *, PROCTIME() as p_time FROM bid) B JOIN side_input
+///   FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.key;
+/// ```
+pub fn q13<'a>(
+    generator: &'a Generator,
+    side: &'a SideInput,
+    events: u64,
+    sink: impl FnMut(Q13Row<'a>) + Clone + Send + 'a,
+) -> Job<'a> {
+    pipeline! {
+        job { name: "nexmark-q13" }
+        generate(events, |i| i)
+            .rebalance()
+            .map(|i| generator.event(i))
+            .filter_map(Event::into_bid)
+            .filter_map(|b| {
+                let value = side.get(b.auction % SideInput::KEYS)?;
+                Some(Q13Row { auction: b.auction, bidder: b.bidder, price: b.price, date_time: b.date_time, value })
             })
             .sink(for_each(sink));
     }
@@ -467,6 +578,20 @@ mod tests {
         assert_eq!(find_byte(hay, b'/', 20), None);
         assert_eq!(find_byte(b"\x80/\xff//", b'/', 0), Some(1));
         assert_eq!(find_byte(b"\x80/\xff\x2e\x2e\x2e\x2e\x2e\x2e\x2e/", b'/', 2), Some(10));
+    }
+
+    #[test]
+    fn dates_and_minutes_are_formatted_in_utc() {
+        assert_eq!(date_and_minute(0), ("1970-01-01".into(), "00:00".into()));
+        assert_eq!(date_and_minute(-1), ("1969-12-31".into(), "23:59".into()));
+        // 2024-02-29T13:07:59.999Z
+        assert_eq!(
+            date_and_minute(1_709_212_079_999),
+            ("2024-02-29".into(), "13:07".into())
+        );
+        assert_eq!(date_and_minute(951_782_400_000), ("2000-02-29".into(), "00:00".into()));
+        assert_eq!(SideInput::new().get(9_999), Some("value-9999"));
+        assert_eq!(SideInput::new().get(10_000), None);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 
 use crate::Generator;
 use crate::model::{Bid, Event, Str};
-use crate::rows::{Q1Row, Q2Row, Q5Row, Q7Row, Q14Row, Q21Row, Q22Row};
+use crate::queries::SideInput;
+use crate::rows::{Q1Row, Q2Row, Q5Row, Q7Row, Q10Row, Q13Row, Q14Row, Q21Row, Q22Row};
 use std::collections::BTreeMap;
 
 /// The bids among the first `events` events, in emission order.
@@ -123,6 +124,70 @@ pub fn q7(generator: &Generator, events: u64) -> Vec<Q7Row> {
         }
     }
     out.sort();
+    out
+}
+
+/// Days in `month` of `year` (Gregorian).
+fn days_in_month(year: i64, month: u32) -> i64 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Q10: bids with `yyyy-MM-dd` and `HH:mm` of their time (UTC), counting days from 1970 on.
+pub fn q10(generator: &Generator, events: u64) -> Vec<Q10Row> {
+    let mut out = Vec::new();
+    for b in bids(generator, events) {
+        let secs = b.date_time.div_euclid(1_000);
+        let (mut days, secs_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (mut year, mut month) = (1970, 1);
+        while days < 0 {
+            year -= 1;
+            days += (1..=12).map(|m| days_in_month(year, m)).sum::<i64>();
+        }
+        loop {
+            let in_year: i64 = (1..=12).map(|m| days_in_month(year, m)).sum();
+            if days < in_year {
+                break;
+            }
+            days -= in_year;
+            year += 1;
+        }
+        while days >= days_in_month(year, month) {
+            days -= days_in_month(year, month);
+            month += 1;
+        }
+        out.push(Q10Row {
+            auction: b.auction,
+            bidder: b.bidder,
+            price: b.price,
+            date_time: b.date_time,
+            extra: b.extra,
+            dt: format!("{year:04}-{month:02}-{:02}", days + 1),
+            hm: format!("{:02}:{:02}", secs_of_day / 3_600, secs_of_day % 3_600 / 60),
+        });
+    }
+    out
+}
+
+/// Q13: bids with the side input's value for `auction mod 10,000`.
+pub fn q13<'a>(generator: &Generator, side: &'a SideInput, events: u64) -> Vec<Q13Row<'a>> {
+    let mut out = Vec::new();
+    for b in bids(generator, events) {
+        if let Some(value) = side.get(b.auction % 10_000) {
+            out.push(Q13Row {
+                auction: b.auction,
+                bidder: b.bidder,
+                price: b.price,
+                date_time: b.date_time,
+                value,
+            });
+        }
+    }
     out
 }
 

@@ -59,6 +59,40 @@ pub struct Q7Row {
     pub extra: String,
 }
 
+/// Q10: a bid with its date and minute, the partition columns Flink's Q10 writes files by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Q10Row {
+    /// The auction.
+    pub auction: u64,
+    /// The bidder.
+    pub bidder: u64,
+    /// The price.
+    pub price: u64,
+    /// When the bid was placed.
+    pub date_time: i64,
+    /// The bid's `extra`.
+    pub extra: String,
+    /// `DATE_FORMAT(dateTime, 'yyyy-MM-dd')` (UTC).
+    pub dt: String,
+    /// `DATE_FORMAT(dateTime, 'HH:mm')` (UTC).
+    pub hm: String,
+}
+
+/// Q13: a bid joined with the side-input value of its auction.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Q13Row<'a> {
+    /// The auction.
+    pub auction: u64,
+    /// The bidder.
+    pub bidder: u64,
+    /// The price.
+    pub price: u64,
+    /// When the bid was placed.
+    pub date_time: i64,
+    /// The side input's value for `auction mod 10,000`.
+    pub value: &'a str,
+}
+
 /// Q12: the number of bids of one bidder in a processing-time window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Q12Row {
