@@ -35,7 +35,7 @@ pub struct NexmarkOpt {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "q0,q1,q2,q5,q7,q12,q14,q21,q22"
+        default_value = "q0,q1,q2,q5,q7,q10,q12,q13,q14,q21,q22"
     )]
     pub queries: Vec<Query>,
 

@@ -237,15 +237,33 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
-/// `DATE_FORMAT(date_time, 'yyyy-MM-dd')` and `DATE_FORMAT(date_time, 'HH:mm')` in UTC.
+/// Appends `n` as `width` decimal digits (zero-padded, the last `width` digits if longer).
+#[inline]
+fn push_digits(out: &mut String, n: u64, width: u32) {
+    let mut div = 10u64.pow(width - 1);
+    for _ in 0..width {
+        out.push(char::from(b'0' + ((n / div) % 10) as u8));
+        div /= 10;
+    }
+}
+
+/// `DATE_FORMAT(date_time, 'yyyy-MM-dd')` and `DATE_FORMAT(date_time, 'HH:mm')` in UTC (years
+/// 0 to 9999).
 pub fn date_and_minute(date_time: i64) -> (String, String) {
     let (days, ms) = (date_time.div_euclid(86_400_000), date_time.rem_euclid(86_400_000));
     let (y, m, d) = civil_from_days(days);
-    let minutes = ms / 60_000;
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!("{:02}:{:02}", minutes / 60, minutes % 60),
-    )
+    let mut dt = String::with_capacity(10);
+    push_digits(&mut dt, y.clamp(0, 9_999) as u64, 4);
+    dt.push('-');
+    push_digits(&mut dt, u64::from(m), 2);
+    dt.push('-');
+    push_digits(&mut dt, u64::from(d), 2);
+    let minutes = (ms / 60_000) as u64;
+    let mut hm = String::with_capacity(5);
+    push_digits(&mut hm, minutes / 60, 2);
+    hm.push(':');
+    push_digits(&mut hm, minutes % 60, 2);
+    (dt, hm)
 }
 
 /// Q10, log to a file system: every bid with its date and minute as partition columns.
