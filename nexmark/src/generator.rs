@@ -76,25 +76,34 @@ static HOT_URLS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// `(channel-<n>, url)` for the 10,000 other channels; nine in ten URLs carry
-/// `&channel_id=<|reverse_bits(n)|>`, as in the reference.
-static CHANNEL_STRINGS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
-    (0..CHANNELS)
-        .map(|n| {
-            let mut rng = Rng::new(SeedKey::new(TABLE_SEED), n);
-            let mut url = base_url(&mut rng);
-            if rng.below(10) > 0 {
-                url.push_str(&format!("&channel_id={}", (n as i32).reverse_bits().wrapping_abs()));
-            }
-            (format!("channel-{n}"), url)
-        })
-        .collect()
+/// `&channel_id=<|reverse_bits(n)|>`, as in the reference. The strings follow each other in
+/// one buffer (each URL next to its channel's name), so the text a query reads is dense in
+/// the cache.
+static CHANNEL_TEXT: LazyLock<(String, Vec<(usize, usize, usize)>)> = LazyLock::new(|| {
+    let mut text = String::new();
+    let mut spans = Vec::with_capacity(CHANNELS as usize);
+    for n in 0..CHANNELS {
+        let mut rng = Rng::new(SeedKey::new(TABLE_SEED), n);
+        let start = text.len();
+        text.push_str(&base_url(&mut rng));
+        if rng.below(10) > 0 {
+            text.push_str(&format!("&channel_id={}", (n as i32).reverse_bits().wrapping_abs()));
+        }
+        let url_end = text.len();
+        text.push_str(&format!("channel-{n}"));
+        spans.push((start, url_end, text.len()));
+    }
+    (text, spans)
 });
 
-/// [`CHANNEL_STRINGS`] as `&str`s: the table a bid picks from is 32 bytes per channel, not
-/// 48, so more of it stays in cache.
+/// [`CHANNEL_TEXT`] as `(channel, url)` string slices: 32 bytes per channel for a bid to pick
+/// from.
 static CHANNEL_TABLE: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
-    let strings: &'static [(String, String)] = &CHANNEL_STRINGS;
-    strings.iter().map(|(c, u)| (c.as_str(), u.as_str())).collect()
+    let (text, spans): &'static (String, Vec<(usize, usize, usize)>) = &CHANNEL_TEXT;
+    spans
+        .iter()
+        .map(|&(start, url_end, end)| (&text[url_end..end], &text[start..url_end]))
+        .collect()
 });
 
 /// Entries of [`POW10`]: `10^(k/64)` for `k` in `0..=384` (`10^0` to `10^6`).
