@@ -75,11 +75,15 @@ static HOT_URLS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The text of every channel and URL, and where each channel's URL starts, ends (where its
+/// name starts) and where its name ends.
+type ChannelText = (String, Vec<(usize, usize, usize)>);
+
 /// `(channel-<n>, url)` for the 10,000 other channels; nine in ten URLs carry
 /// `&channel_id=<|reverse_bits(n)|>`, as in the reference. The strings follow each other in
 /// one buffer (each URL next to its channel's name), so the text a query reads is dense in
 /// the cache.
-static CHANNEL_TEXT: LazyLock<(String, Vec<(usize, usize, usize)>)> = LazyLock::new(|| {
+static CHANNEL_TEXT: LazyLock<ChannelText> = LazyLock::new(|| {
     let mut text = String::new();
     let mut spans = Vec::with_capacity(CHANNELS as usize);
     for n in 0..CHANNELS {
@@ -99,7 +103,7 @@ static CHANNEL_TEXT: LazyLock<(String, Vec<(usize, usize, usize)>)> = LazyLock::
 /// [`CHANNEL_TEXT`] as `(channel, url)` string slices: 32 bytes per channel for a bid to pick
 /// from.
 static CHANNEL_TABLE: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
-    let (text, spans): &'static (String, Vec<(usize, usize, usize)>) = &CHANNEL_TEXT;
+    let (text, spans): &'static ChannelText = &CHANNEL_TEXT;
     spans
         .iter()
         .map(|&(start, url_end, end)| (&text[url_end..end], &text[start..url_end]))
