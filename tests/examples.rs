@@ -104,3 +104,41 @@ fn clicks_example_counts_clicks_per_user_with_late_and_bad_data() {
         );
     }
 }
+
+#[test]
+fn nexmark_example_prints_the_rows_of_a_query_as_json_lines() {
+    use fuseflow_nexmark::{Config, Generator, reference};
+    let generator = Generator::new(Config::default().with_seed(3).with_rate(1_000));
+    let mut expected: Vec<String> = reference::q21(&generator, 5_000)
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+    expected.sort();
+    for p in ["1", "2"] {
+        let mut cmd = example("nexmark");
+        cmd.args([
+            "q21",
+            "--events",
+            "5000",
+            "--seed",
+            "3",
+            "--rate",
+            "1000",
+            "--print",
+            "--parallelism",
+            p,
+        ]);
+        let (stdout, stderr) = run(cmd);
+        let mut lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+        lines.sort();
+        assert_eq!(lines, expected, "parallelism {p}");
+        assert!(stderr.contains("5000 records in"), "{stderr}");
+    }
+    let mut cmd = example("nexmark");
+    cmd.args(["q5", "--explain"]);
+    let (plan, _) = run(cmd);
+    assert!(
+        plan.contains("job \"nexmark-q5\"") && plan.contains("tumbling(10s)"),
+        "{plan}"
+    );
+}

@@ -11,8 +11,11 @@
 //! ```text
 //! cargo run --release -p fuseflow-bench -- --events 20000000 --workloads w1,w2 --parallelism 1,2 --runs 3
 //! ```
+//!
+//! `bench nexmark` runs the Nexmark queries instead ([`nexmark`]).
 
 pub mod baseline;
+pub mod nexmark;
 pub mod opt;
 pub mod pipeline;
 pub mod report;

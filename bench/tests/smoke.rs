@@ -83,3 +83,38 @@ fn bad_options_are_refused() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("error"), "{args:?}");
     }
 }
+
+#[test]
+fn nexmark_prints_one_row_per_query_and_parallelism_with_flinks_figures() {
+    let out = bench(&["nexmark", "--events", "20000", "--runs", "1", "--queries", "q0,q5,q22"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| q") && !l.starts_with("| query"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    let names: Vec<(&str, &str)> = rows.iter().map(|r| (r[1], r[2])).collect();
+    assert_eq!(
+        names,
+        [
+            ("q0", "1"),
+            ("q0", "2"),
+            ("q5", "1"),
+            ("q5", "2"),
+            ("q22", "1"),
+            ("q22", "2")
+        ]
+    );
+    // 20,000 events hold 18,400 bids: q0 and q22 output each one.
+    for r in rows.iter().filter(|r| r[1] != "q5") {
+        assert_eq!(r[8], "18400", "{r:?}");
+    }
+    assert_eq!(rows[0][6], "379 K");
+    assert_eq!(rows[2][6], "-");
+    assert!(bench(&["nexmark", "--queries", "q3"]).status.code() == Some(2));
+}
