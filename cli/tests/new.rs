@@ -177,3 +177,65 @@ fn an_existing_directory_is_not_overwritten() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--fuseflow-path `/no/such/dir` does not exist"));
 }
+
+/// `cargo generate --path template` renders the same project as `fuseflow new`, byte for
+/// byte (it also initialises a git repository, which `fuseflow new` leaves to the user).
+///
+/// Needs `cargo-generate` 0.23.14 (`cargo install --locked cargo-generate@0.23.14`; CI installs
+/// it and sets `FUSEFLOW_REQUIRE_CARGO_GENERATE=1`, so there the test cannot be skipped).
+#[test]
+fn cargo_generate_renders_the_template_like_fuseflow_new() {
+    let cargo_generate = Command::new("cargo").args(["generate", "--version"]).output();
+    if !cargo_generate.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("FUSEFLOW_REQUIRE_CARGO_GENERATE").is_none(),
+            "cargo-generate is not installed"
+        );
+        eprintln!("skipped: cargo-generate is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // `fuseflow new` writes the canonical path of `--fuseflow-path`: give cargo-generate it.
+    let repo = Path::new(REPO).canonicalize().unwrap().display().to_string();
+    let by_generate = tmp.path().join("generate");
+    let by_new = tmp.path().join("new");
+    std::fs::create_dir_all(&by_generate).unwrap();
+    let out = Command::new("cargo")
+        .args([
+            "generate",
+            "--path",
+            &format!("{REPO}/template"),
+            "--name",
+            "my-job",
+            "--silent",
+        ])
+        .args(["--define", &format!("fuseflow_path={repo}")])
+        .current_dir(&by_generate)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = fuseflow(&[
+        "new",
+        "my-job",
+        "--path",
+        by_new.to_str().unwrap(),
+        "--fuseflow-path",
+        REPO,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let relative = |root: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = files(root)
+            .into_iter()
+            .map(|f| f.strip_prefix(root).unwrap().to_path_buf())
+            .filter(|f| !f.starts_with(".git/"))
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (by_generate.join("my-job"), by_new.join("my-job"));
+    assert_eq!(relative(&a), relative(&b));
+    for f in relative(&a) {
+        assert_eq!(read(a.join(&f)), read(b.join(&f)), "{} differs", f.display());
+    }
+}
