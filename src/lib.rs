@@ -46,8 +46,8 @@ pub use fuseflow_runtime::ops::{KeyedProcessFunction, ProcessContext};
 pub use fuseflow_runtime::sink::Folded;
 pub use fuseflow_runtime::state;
 pub use fuseflow_runtime::{
-    AggregateFunction, Collected, Collector, DeadLetter, DeadLetterTarget, Job, JobError, JobSpec, JobSummary,
-    Timestamp, WindowResult,
+    AggregateFunction, Collected, Collector, Counters, DeadLetter, DeadLetterTarget, Job, JobError, JobSpec,
+    JobSummary, Timestamp, WindowResult,
 };
 
 /// Defines a streaming job; expands to a [`Job`] value. See `docs/dsl.md` for the grammar.

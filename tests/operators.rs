@@ -316,3 +316,25 @@ fn keyed_process_function_with_state_and_timers() {
     // deleted). Both fire at the end of input, in timestamp order.
     assert_eq!(out, vec![(1, 12), (2, 8)]);
 }
+
+#[test]
+fn sources_exchanges_and_sinks_count_their_records_for_the_metrics() {
+    let counters = std::sync::Arc::new(fuseflow::Counters::default());
+    let evens = fuseflow::Collected::new();
+    let sums = fuseflow::Collected::new();
+    fuseflow::pipeline! {
+        let numbers = from_iter(0..1_000u64);
+        let even = numbers.filter(|n| n % 2 == 0);
+        even.sink(collect(evens));
+        even.key_by(|n| n % 3).reduce(|a, b| a + b).sink(collect(sums));
+    }
+    .with_parallelism(2)
+    .with_counters(counters.clone())
+    .run()
+    .unwrap();
+    let ops: std::collections::BTreeMap<String, u64> = counters.operators().into_iter().collect();
+    // The source, the first operator behind the exchange, and the sinks (named after the
+    // stream they write, or `sink_<n>`).
+    let expected = [("even", 500), ("numbers", 1_000), ("reduce_4", 500), ("sink_2", 500)];
+    assert_eq!(ops, expected.into_iter().map(|(n, c)| (n.to_owned(), c)).collect());
+}

@@ -120,6 +120,25 @@ pub struct Counters {
     /// Total size of the bounded file inputs whose reading has started; 0 when no source
     /// knows its size (generators, stdin).
     pub input_bytes_total: AtomicU64,
+    /// Records that reached each metered operator (sources' first operators, chains behind
+    /// exchanges, sinks), by operator name.
+    operators: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+}
+
+impl Counters {
+    /// The shared record counter of the operator `name` (created at first use).
+    pub fn operator(&self, name: &str) -> Arc<AtomicU64> {
+        let mut ops = self.operators.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(ops.entry(name.to_owned()).or_default())
+    }
+
+    /// Every metered operator's record count, by name.
+    pub fn operators(&self) -> Vec<(String, u64)> {
+        let ops = self.operators.lock().unwrap_or_else(|p| p.into_inner());
+        ops.iter()
+            .map(|(n, c)| (n.clone(), c.load(Ordering::Relaxed)))
+            .collect()
+    }
 }
 
 impl Default for Counters {
@@ -134,6 +153,7 @@ impl Default for Counters {
             checkpoint_duration_ms: AtomicU64::new(0),
             input_bytes: AtomicU64::new(0),
             input_bytes_total: AtomicU64::new(0),
+            operators: Mutex::default(),
         }
     }
 }

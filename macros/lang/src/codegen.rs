@@ -134,6 +134,8 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 } else {
                     quote!(#c)
                 };
+                let metered_as = operator_name(graph, head);
+                let c = quote!(#hp::ops::metered(#c, #metered_as));
                 let input = ty(edge.from, edge.port);
                 let parallel_producers = graph.input(plan.chains[plan.chain_of[edge.from]].nodes[0]).is_some();
                 let span = graph.nodes[head].span;
@@ -208,6 +210,7 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
         let built = match &node.kind {
             NodeKind::Source { name, .. } => {
                 let down = downstream(graph, id, 0);
+                let down = quote_spanned!(span=> #sp::ops::metered(#down, #name));
                 out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #spec, #down); });
                 continue;
             }
@@ -222,14 +225,33 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
                 quote_spanned! {span=> #spec.into_collector(#down) }
             }
         };
-        match checkpointed_id(graph, id) {
-            Some(op_id) => out.push(quote_spanned! {span=>
-                let #c = #sp::checkpoint::checkpointed(#built, #op_id);
-            }),
-            None => out.push(quote_spanned! {span=> let #c = #built; }),
-        }
+        let built = match checkpointed_id(graph, id) {
+            Some(op_id) => quote_spanned! {span=> #sp::checkpoint::checkpointed(#built, #op_id) },
+            None => built,
+        };
+        let built = match &node.kind {
+            NodeKind::Sink { name, .. } => quote_spanned! {span=> #sp::ops::metered(#built, #name) },
+            _ => built,
+        };
+        out.push(quote_spanned! {span=> let #c = #built; });
     }
     out
+}
+
+/// The name an operator's record count goes by in the metrics: a sink's name, or the
+/// operator's word and position (`window_4`).
+fn operator_name(graph: &Graph, id: NodeId) -> String {
+    let word = match &graph.nodes[id].kind {
+        NodeKind::Source { name, .. } | NodeKind::Sink { name, .. } => return name.to_string(),
+        NodeKind::Stateless(op, _) => op.name(),
+        NodeKind::Timestamps(_) => "timestamps",
+        NodeKind::Watermarks(_) => "watermarks",
+        NodeKind::KeyBy(_) => "key_by",
+        NodeKind::KeyedReduce(_) => "reduce",
+        NodeKind::KeyedProcess(_) => "process",
+        NodeKind::Window(_) => "window",
+    };
+    format!("{word}_{id}")
 }
 
 /// The stable id under which a stateful operator saves its state, when the job takes

@@ -49,6 +49,25 @@ impl Exposition {
         self.metric(name, "counter", help, &value.to_string());
     }
 
+    /// Writes a family of counters, one sample per `(label value, value)`, each labelled
+    /// `label="<value>"` besides the job.
+    pub fn counters(&mut self, name: &str, help: &str, label: &str, values: &[(String, u64)]) {
+        if values.is_empty() {
+            return;
+        }
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} counter");
+        for (l, v) in values {
+            let _ = writeln!(
+                self.text,
+                "{name}{{{},{label}=\"{}\"}} {v}",
+                self.labels,
+                escape_label(l)
+            );
+        }
+    }
+
     /// Writes a gauge (a value that goes up and down).
     pub fn gauge(&mut self, name: &str, help: &str, value: f64) {
         self.metric(name, "gauge", help, &value.to_string());
@@ -148,6 +167,13 @@ impl Metrics {
                 now.saturating_sub(wm) as f64,
             );
         }
+        out.counters(
+            "fuseflow_operator_records_total",
+            "Records that reached an operator: a source's first operator (what the source emitted), \
+             the first operator behind an exchange (summed over workers), or a sink.",
+            "operator",
+            &c.operators(),
+        );
         out.counter(
             "fuseflow_checkpoints_completed_total",
             "Checkpoints completed.",

@@ -19,6 +19,7 @@ mod key_by;
 mod keyed_process;
 mod keyed_reduce;
 mod map;
+mod metered;
 mod try_map;
 mod unkey;
 
@@ -31,6 +32,7 @@ pub use key_by::{KeyBy, key_by};
 pub use keyed_process::{KeyedProcess, KeyedProcessCollector, KeyedProcessFunction, ProcessContext, keyed_process};
 pub use keyed_reduce::{KeyedReduce, keyed_reduce};
 pub use map::{Map, map};
+pub use metered::{Metered, metered};
 pub use try_map::{DeadLettering, Fallible, Infallible, TryMap, map_or_dead_letter, try_map, try_map_or_dead_letter};
 pub use unkey::{Unkey, unkey, unkeyed};
 
