@@ -71,20 +71,22 @@ impl Rng {
     /// letters, so the conversion compiles to vector multiplies (8 letters at a time).
     pub(crate) fn letters(&mut self, len: usize) -> String {
         const BLOCK: usize = 32;
-        let mut bytes = Vec::with_capacity(len);
+        // Whole blocks only, whatever `len`: fixed-size loops and copies compile to vector
+        // code with no call; the letters past `len` are cut off at the end.
+        let mut bytes = Vec::with_capacity(len.next_multiple_of(BLOCK));
         let mut lanes = [0u16; BLOCK];
-        let mut left = len;
         let mut block = [0u8; BLOCK];
+        let mut left = len;
         while left > 0 {
             let n = left.min(BLOCK);
             self.lanes(&mut lanes[..n.div_ceil(4) * 4]);
-            // A whole block, whatever `n`: a fixed trip count vectorizes.
             for (b, &lane) in block.iter_mut().zip(&lanes) {
                 *b = b'a' + ((u32::from(lane) * 26) >> 16) as u8;
             }
-            bytes.extend_from_slice(&block[..n]);
+            bytes.extend_from_slice(&block);
             left -= n;
         }
+        bytes.truncate(len);
         String::from_utf8(bytes).expect("ASCII letters")
     }
 
@@ -98,7 +100,7 @@ impl Rng {
         let len = (3 + self.below(max - 3)) as usize;
         let mut lanes = [0u16; BLOCK];
         let mut block = [0u8; BLOCK];
-        let mut bytes = Vec::with_capacity(len);
+        let mut bytes = Vec::with_capacity(len.next_multiple_of(BLOCK));
         let mut left = len;
         while left > 0 {
             let n = left.min(BLOCK);
@@ -109,9 +111,10 @@ impl Rng {
                 let letter = v - 26 * ((v * 2521) >> 16);
                 *b = if v < 26 { special } else { b'a' + letter as u8 };
             }
-            bytes.extend_from_slice(&block[..n]);
+            bytes.extend_from_slice(&block);
             left -= n;
         }
+        bytes.truncate(len);
         let s = String::from_utf8(bytes).expect("ASCII");
         if special == b' ' {
             let t = s.trim();
