@@ -344,3 +344,63 @@ fn a_keyed_process_restores_its_state_and_timers_on_both_backends() {
         }
     }
 }
+
+/// The sums job with `uid`s on its stateful operators, optionally with one more stateless
+/// operator in front (which shifts every operator's position).
+fn uid_job<'a>(extra_map: bool, seen: &fuseflow::Folded<u64>) -> Job<'a> {
+    if extra_map {
+        pipeline! {
+            job { name: "sums", checkpoint_every_records: 100, checkpoints_retained: 100 }
+            let values = generate(1_000, |i: u64| (i % 7, i));
+            let sums = values
+                .map(|v| v)
+                .timestamps(|v| v.1 as i64)
+                .watermarks(monotonous())
+                .uid("event-time")
+                .key_by(|v| v.0)
+                .window(tumbling(50ms))
+                .drop_late_data()
+                .sum(|v| v.1)
+                .uid("sums-per-key");
+            sums.sink(fold(seen, 0u64, |acc: &mut u64, r: WindowResult<u64, u64>| *acc += r.value));
+        }
+    } else {
+        pipeline! {
+            job { name: "sums", checkpoint_every_records: 100, checkpoints_retained: 100 }
+            let values = generate(1_000, |i: u64| (i % 7, i));
+            let sums = values
+                .timestamps(|v| v.1 as i64)
+                .watermarks(monotonous())
+                .uid("event-time")
+                .key_by(|v| v.0)
+                .window(tumbling(50ms))
+                .drop_late_data()
+                .sum(|v| v.1)
+                .uid("sums-per-key");
+            sums.sink(fold(seen, 0u64, |acc: &mut u64, r: WindowResult<u64, u64>| *acc += r.value));
+        }
+    }
+}
+
+#[test]
+fn state_named_with_uid_restores_into_a_changed_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seen = fuseflow::Folded::new();
+    uid_job(false, &seen).with_checkpoint_dir(tmp.path()).run().unwrap();
+    let manifest = std::fs::read_to_string(tmp.path().join("chk-3/_manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"sums-per-key\"") && manifest.contains("\"event-time\""),
+        "{manifest}"
+    );
+    // One more operator in front: positions shift, uids do not. The fold sink has no uid, so
+    // its positional id changes and the checkpoint's fold state is refused.
+    let seen = fuseflow::Folded::new();
+    let err = uid_job(true, &seen)
+        .with_checkpoint_dir(tmp.path())
+        .with_restore(RestoreFrom::Id(3))
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fold_"), "{err}");
+    assert!(!err.contains("sums-per-key") && !err.contains("event-time"), "{err}");
+}

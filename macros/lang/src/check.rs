@@ -73,6 +73,8 @@ struct Checker<'e> {
     nodes: Vec<Node>,
     edges: Vec<Edge>,
     streams: BTreeMap<String, Named>,
+    /// The `uid`s given so far, where.
+    uids: BTreeMap<String, Span>,
     /// Names bound later in the pipeline, to say "defined below" instead of "undefined".
     later: BTreeMap<String, Span>,
     sources: usize,
@@ -100,6 +102,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         edges: Vec::new(),
         streams: BTreeMap::new(),
         later,
+        uids: BTreeMap::new(),
         sources: 0,
         sinks: 0,
         unresolved: false,
@@ -371,6 +374,46 @@ impl Checker<'_> {
         c.rebalanced || c.shape == Shape::Keyed || self.parallel.get(c.node).copied().unwrap_or(false)
     }
 
+    /// `.uid("name")` after a stateful operator: the stable id of its state in checkpoints.
+    fn uid(&mut self, input: &Cursor, call: &Call) {
+        let arg = call.args.first();
+        let uid = match arg {
+            Some(Expr::Lit(l)) => match &l.lit {
+                Lit::Str(s) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let valid = uid
+            .as_ref()
+            .is_some_and(|u| !u.is_empty() && u.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        let Some(uid) = uid.filter(|_| valid) else {
+            self.errors.push(
+                arg.map_or(call.name.span(), |a| a.span()),
+                "`uid` takes a non-empty string literal of letters, digits, `_` and `-`, e.g. `uid(\"clicks-per-user\")`",
+            );
+            return;
+        };
+        let node = &mut self.nodes[input.node];
+        let stateful = matches!(
+            node.kind,
+            NodeKind::Watermarks(_) | NodeKind::KeyedReduce(_) | NodeKind::KeyedProcess(_) | NodeKind::Window(_)
+        );
+        if !stateful || input.port != 0 {
+            self.errors.push(
+                call.name.span(),
+                "`uid` names the state of the stateful operator just before it (`watermarks`, a window function, keyed `reduce` or `process`): put it right after one",
+            );
+            return;
+        }
+        if let Some(first) = self.uids.insert(uid.clone(), call.name.span()) {
+            self.errors
+                .push_pair(first, call.name.span(), format!("uid `{uid}` is given twice"));
+            return;
+        }
+        node.uid = Some(uid);
+    }
+
     /// `.on_error(dead_letter | fail)` after a `map` or `try_map`: its error policy.
     fn on_error(&mut self, input: &Cursor, call: &Call) {
         let arg = call.args.first();
@@ -403,6 +446,7 @@ impl Checker<'_> {
             kind,
             span,
             dead_letter_on_error: false,
+            uid: None,
         });
         self.parallel.push(input.is_some_and(|c| self.behind_exchange(&c)));
         if let Some(from) = input {
@@ -526,6 +570,10 @@ impl Checker<'_> {
             cur = match name.as_str() {
                 "on_error" => {
                     self.on_error(&input, call);
+                    Some(input)
+                }
+                "uid" => {
+                    self.uid(&input, call);
                     Some(input)
                 }
                 "map" | "try_map" | "filter" | "flat_map" | "filter_map" | "inspect" => {

@@ -241,6 +241,9 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
 /// The name an operator's record count goes by in the metrics: a sink's name, or the
 /// operator's word and position (`window_4`).
 fn operator_name(graph: &Graph, id: NodeId) -> String {
+    if let Some(uid) = &graph.nodes[id].uid {
+        return uid.clone();
+    }
     let word = match &graph.nodes[id].kind {
         NodeKind::Source { name, .. } | NodeKind::Sink { name, .. } => return name.to_string(),
         NodeKind::Stateless(op, _) => op.name(),
@@ -260,6 +263,9 @@ fn operator_name(graph: &Graph, id: NodeId) -> String {
 fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
     if !graph.settings.checkpoints() {
         return None;
+    }
+    if let Some(uid) = &graph.nodes[id].uid {
+        return Some(uid.clone());
     }
     let kind = match &graph.nodes[id].kind {
         NodeKind::Watermarks(_) => "watermarks",
@@ -362,7 +368,7 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
         NodeKind::KeyedReduce(f) => quote_spanned! {span=> let (#n, #out) = #p::ops::keyed_reduce(#input, #f); },
         NodeKind::KeyedProcess(f) => {
             let max_par = graph.settings.max_parallelism as usize;
-            let op_id = format!("process_{id}");
+            let op_id = node.uid.clone().unwrap_or_else(|| format!("process_{id}"));
             quote_spanned! {span=>
                 let (#n, #out) = #p::ops::keyed_process(#input, #f);
                 let #n = #n.with_max_parallelism(#max_par).with_operator_id(#op_id);

@@ -107,6 +107,9 @@ pub struct Node {
     /// `.on_error(dead_letter)` follows it: a record whose call fails or panics goes to the
     /// dead-letter output instead of failing the job (`map` and `try_map` only).
     pub dead_letter_on_error: bool,
+    /// `.uid("name")` follows it: the stable id its state is saved under in checkpoints
+    /// (Flink's `uid`), instead of its kind and position.
+    pub uid: Option<String>,
 }
 
 /// How records move along an edge.

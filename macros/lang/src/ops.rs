@@ -37,6 +37,7 @@ pub const OPERATORS: &[Word] = &[
     w("map", "map(|r| …)", 1),
     w("try_map", "try_map(|r| -> Result<_, _> …)", 1),
     w("on_error", "on_error(dead_letter)", 1),
+    w("uid", "uid(\"stable-name\")", 1),
     w("filter", "filter(|r| …)", 1),
     w("flat_map", "flat_map(|r| …)", 1),
     w("filter_map", "filter_map(|r| …)", 1),
