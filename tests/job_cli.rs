@@ -209,3 +209,41 @@ fn metrics_are_served_while_the_job_runs() {
     assert!(status.success(), "{rest}");
     assert!(rest.contains("15 records in"), "{rest}");
 }
+
+/// A live source's records reach the sink as they arrive, behind an exchange too: the job
+/// flushes its batches and its stdout buffer whenever stdin has nothing more buffered.
+#[test]
+fn live_stdin_records_are_output_before_the_input_ends() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    for p in ["1", "2"] {
+        let mut child = example("live")
+            .args(["--quiet", "--parallelism", p])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let _ = tx.send(line.unwrap());
+            }
+        });
+        let wait = std::time::Duration::from_secs(10);
+        stdin.write_all(b"ana\n").unwrap();
+        stdin.flush().unwrap();
+        assert_eq!(
+            rx.recv_timeout(wait).expect("no output while stdin stays open"),
+            "(\"ana\", 1)"
+        );
+        stdin.write_all(b"bo\nana\n").unwrap();
+        stdin.flush().unwrap();
+        let mut got = vec![rx.recv_timeout(wait).unwrap(), rx.recv_timeout(wait).unwrap()];
+        got.sort();
+        assert_eq!(got, ["(\"ana\", 2)", "(\"bo\", 1)"], "parallelism {p}");
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+    }
+}

@@ -49,6 +49,10 @@ pub trait Collector<T> {
     /// saves its state (see [`Checkpointed`](crate::checkpoint::Checkpointed)), a file sink
     /// pre-commits its output; every operator then forwards the barrier to its successors.
     fn checkpoint(&mut self, barrier: Barrier);
+    /// A live source is waiting for input: hand on what is buffered (exchange batches, sink
+    /// buffers) so that records do not wait for more to arrive. Operators forward it; the
+    /// default does nothing, which only delays output, never changes it.
+    fn flush(&mut self) {}
     /// The input is exhausted; flush everything. Called once, after a final watermark.
     fn end(&mut self);
 }
@@ -115,6 +119,10 @@ impl<T: Clone, A: Collector<T>, B: Collector<T>> Collector<T> for Tee<A, B> {
     fn checkpoint(&mut self, barrier: Barrier) {
         self.first.checkpoint(barrier);
         self.second.checkpoint(barrier);
+    }
+    fn flush(&mut self) {
+        self.first.flush();
+        self.second.flush();
     }
     fn end(&mut self) {
         self.first.end();

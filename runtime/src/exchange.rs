@@ -32,6 +32,8 @@ enum Message<R> {
     Record(R, Timestamp),
     Watermark(Timestamp),
     Barrier(Barrier),
+    /// The producer's source waits for input: hand on what is buffered.
+    Flush,
     End,
 }
 
@@ -272,6 +274,7 @@ impl<R> Input<R> {
                 }
             }
             Message::Barrier(barrier) => self.barrier(from, barrier, chain, ctx),
+            Message::Flush => chain.flush(),
             Message::End => self.ended += 1,
         }
     }
@@ -449,6 +452,22 @@ impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
                         ch.buffers[w].push(Message::Watermark(ch.watermark));
                     }
                     ch.buffers[w].push(Message::Barrier(barrier));
+                    ch.flush(w);
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        match self {
+            Output::Direct(c) => c.flush(),
+            Output::Channels(ch) => {
+                for w in 0..ch.senders.len() {
+                    if ch.sent[w] != ch.watermark {
+                        ch.sent[w] = ch.watermark;
+                        ch.buffers[w].push(Message::Watermark(ch.watermark));
+                    }
+                    ch.buffers[w].push(Message::Flush);
                     ch.flush(w);
                 }
             }

@@ -114,6 +114,10 @@ impl<T, C: Collector<T> + Stateful> Collector<T> for Checkpointed<C> {
         self.inner.checkpoint(barrier);
     }
 
+    fn flush(&mut self) {
+        self.inner.flush();
+    }
+
     fn end(&mut self) {
         self.inner.end();
     }

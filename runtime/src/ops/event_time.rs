@@ -125,6 +125,10 @@ impl<T, D: Collector<T>> Collector<T> for Watermarks<D> {
         self.next.checkpoint(barrier)
     }
 
+    fn flush(&mut self) {
+        self.next.flush();
+    }
+
     fn end(&mut self) {
         self.next.end()
     }

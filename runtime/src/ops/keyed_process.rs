@@ -360,6 +360,10 @@ where
         self.next.checkpoint(barrier);
     }
 
+    fn flush(&mut self) {
+        self.next.flush();
+    }
+
     fn end(&mut self) {
         self.next.end();
     }

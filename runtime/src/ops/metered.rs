@@ -66,6 +66,10 @@ impl<T, C: Collector<T>> Collector<T> for Metered<C> {
         self.next.checkpoint(barrier);
     }
 
+    fn flush(&mut self) {
+        self.next.flush();
+    }
+
     fn end(&mut self) {
         self.publish();
         self.next.end();

@@ -50,6 +50,9 @@ macro_rules! forward_control {
         fn checkpoint(&mut self, barrier: $crate::checkpoint::Barrier) {
             self.next.checkpoint(barrier)
         }
+        fn flush(&mut self) {
+            self.next.flush()
+        }
         fn end(&mut self) {
             self.next.end()
         }

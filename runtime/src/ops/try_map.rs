@@ -91,6 +91,10 @@ impl<T, U, E: Display, F: FnMut(T) -> Result<U, E>, D: Collector<U>> Collector<T
         self.next.checkpoint(barrier)
     }
 
+    fn flush(&mut self) {
+        self.next.flush();
+    }
+
     fn end(&mut self) {
         self.next.end()
     }
@@ -217,6 +221,10 @@ macro_rules! dead_lettering_control {
         }
         fn checkpoint(&mut self, barrier: Barrier) {
             self.next.checkpoint(barrier)
+        }
+
+        fn flush(&mut self) {
+            self.next.flush();
         }
         fn end(&mut self) {
             self.next.end()

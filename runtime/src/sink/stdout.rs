@@ -104,6 +104,12 @@ impl<T: Debug> Collector<T> for StdoutSink<T> {
     #[inline]
     fn watermark(&mut self, _wm: Timestamp) {}
 
+    fn flush(&mut self) {
+        if !self.buffer.is_empty() {
+            self.write_out(true);
+        }
+    }
+
     fn checkpoint(&mut self, _barrier: crate::checkpoint::Barrier) {}
 
     fn end(&mut self) {

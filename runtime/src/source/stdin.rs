@@ -28,13 +28,16 @@ impl Source for StdinLines {
 
     fn run<C: Collector<String>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
         crate::checkpoint::SourceCheckpoints::new(ctx, name).require_replayable("stdin")?;
-        read_lines(std::io::stdin().lock(), name, out, ctx)
+        read_lines(std::io::BufReader::new(std::io::stdin()), name, out, ctx)
     }
 }
 
 /// Pushes each line of `reader` into `out`, then the final watermark and end of input.
-fn read_lines<C: Collector<String>>(
-    mut reader: impl BufRead,
+///
+/// Whenever the next line is not already buffered (reading it may block), `out` is flushed,
+/// so a live input's records reach the sinks without waiting for more input.
+fn read_lines<C: Collector<String>, R: std::io::Read>(
+    mut reader: std::io::BufReader<R>,
     name: &str,
     out: &mut C,
     ctx: &TaskContext,
@@ -64,6 +67,9 @@ fn read_lines<C: Collector<String>>(
                 reason: e.utf8_error().to_string(),
             }),
         }
+        if !reader.buffer().contains(&b'\n') {
+            out.flush();
+        }
     };
     TaskContext::add(&ctx.counters().records_in, line);
     result?;
@@ -84,7 +90,13 @@ mod tests {
         let out = Collected::new();
         let mut sink = sink::collect(Ty::of(), &out);
         sink.open(&ctx).unwrap();
-        read_lines(&b"one\r\ntwo\n\xffbad\n\nlast"[..], "stdin", &mut sink, &ctx).unwrap();
+        read_lines(
+            std::io::BufReader::new(&b"one\r\ntwo\n\xffbad\n\nlast"[..]),
+            "stdin",
+            &mut sink,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!(out.take(), ["one", "two", "", "last"]);
         assert_eq!(ctx.counters().records_in.load(Ordering::Relaxed), 5);
         assert_eq!(ctx.counters().dead_lettered.load(Ordering::Relaxed), 1);

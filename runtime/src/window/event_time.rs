@@ -338,6 +338,12 @@ where
         self.late.checkpoint(barrier);
     }
 
+    fn flush(&mut self) {
+        self.main.flush();
+
+        self.late.flush();
+    }
+
     fn end(&mut self) {
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().late, self.late_count);

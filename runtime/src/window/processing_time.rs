@@ -189,6 +189,10 @@ where
         self.main.checkpoint(barrier);
     }
 
+    fn flush(&mut self) {
+        self.main.flush();
+    }
+
     fn end(&mut self) {
         self.fire();
         self.main.end();
