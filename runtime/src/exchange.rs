@@ -373,15 +373,30 @@ pub struct Channels<R, P> {
 pub const SYNC_INTERVAL: usize = 4 * BATCH_SIZE;
 
 impl<R, P> Channels<R, P> {
+    /// Queues the current watermark for `worker` if it has not been sent there yet.
+    #[inline]
+    fn catch_up(&mut self, worker: usize) {
+        if self.sent[worker] != self.watermark {
+            self.sent[worker] = self.watermark;
+            self.buffers[worker].push(Message::Watermark(self.watermark));
+        }
+    }
+
+    /// Sends every worker the current watermark and then `message()`, at once.
+    fn broadcast(&mut self, message: impl Fn() -> Message<R>) {
+        for w in 0..self.senders.len() {
+            self.catch_up(w);
+            self.buffers[w].push(message());
+            self.flush(w);
+        }
+    }
+
     /// See [`SYNC_INTERVAL`].
     #[cold]
     fn sync(&mut self) {
         self.routed = 0;
         for w in 0..self.senders.len() {
-            if self.sent[w] != self.watermark {
-                self.sent[w] = self.watermark;
-                self.buffers[w].push(Message::Watermark(self.watermark));
-            }
+            self.catch_up(w);
             if !self.sent_since_sync[w] && !self.buffers[w].is_empty() {
                 self.flush(w);
             }
@@ -416,10 +431,7 @@ impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
             Output::Direct(c) => c.record(record, ts),
             Output::Channels(ch) => {
                 let w = ch.partitioner.worker(&record, ch.senders.len());
-                if ch.sent[w] != ch.watermark {
-                    ch.sent[w] = ch.watermark;
-                    ch.buffers[w].push(Message::Watermark(ch.watermark));
-                }
+                ch.catch_up(w);
                 ch.buffers[w].push(Message::Record(record, ts));
                 if ch.buffers[w].len() >= BATCH_SIZE {
                     ch.flush(w);
@@ -443,50 +455,23 @@ impl<C: Collector<R>, R, P: Partitioner<R>> Collector<R> for Output<C, R, P> {
     fn checkpoint(&mut self, barrier: Barrier) {
         match self {
             Output::Direct(c) => c.checkpoint(barrier),
-            Output::Channels(ch) => {
-                // Every worker gets the current watermark before the barrier, so the state
-                // each saves was judged against the same watermark it will meet on restore.
-                for w in 0..ch.senders.len() {
-                    if ch.sent[w] != ch.watermark {
-                        ch.sent[w] = ch.watermark;
-                        ch.buffers[w].push(Message::Watermark(ch.watermark));
-                    }
-                    ch.buffers[w].push(Message::Barrier(barrier));
-                    ch.flush(w);
-                }
-            }
+            // Every worker gets the current watermark before the barrier, so the state each
+            // saves was judged against the same watermark it will meet on restore.
+            Output::Channels(ch) => ch.broadcast(|| Message::Barrier(barrier)),
         }
     }
 
     fn flush(&mut self) {
         match self {
             Output::Direct(c) => c.flush(),
-            Output::Channels(ch) => {
-                for w in 0..ch.senders.len() {
-                    if ch.sent[w] != ch.watermark {
-                        ch.sent[w] = ch.watermark;
-                        ch.buffers[w].push(Message::Watermark(ch.watermark));
-                    }
-                    ch.buffers[w].push(Message::Flush);
-                    ch.flush(w);
-                }
-            }
+            Output::Channels(ch) => ch.broadcast(|| Message::Flush),
         }
     }
 
     fn end(&mut self) {
         match self {
             Output::Direct(c) => c.end(),
-            Output::Channels(ch) => {
-                for w in 0..ch.senders.len() {
-                    if ch.sent[w] != ch.watermark {
-                        ch.sent[w] = ch.watermark;
-                        ch.buffers[w].push(Message::Watermark(ch.watermark));
-                    }
-                    ch.buffers[w].push(Message::End);
-                    ch.flush(w);
-                }
-            }
+            Output::Channels(ch) => ch.broadcast(|| Message::End),
         }
     }
 }

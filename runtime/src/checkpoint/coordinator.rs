@@ -31,8 +31,9 @@ pub struct Coordinator {
 /// The checkpoint a job resumed from.
 #[derive(Debug)]
 struct Restored {
-    dir: PathBuf,
     manifest: Manifest,
+    /// The state files' verified contents, by file name.
+    state: BTreeMap<String, Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -392,12 +393,11 @@ impl Coordinator {
             )));
         }
         lock(&self.inner).claimed.insert(operator.to_owned());
-        let mut parts = Vec::with_capacity(state.files.len());
-        for f in &state.files {
-            let p = r.dir.join(&f.name);
-            let bytes = std::fs::read(&p).map_err(io("cannot read checkpoint state", &p))?;
-            parts.push((f.subtask, bytes));
-        }
+        let parts = state
+            .files
+            .iter()
+            .map(|f| (f.subtask, r.state.get(&f.name).cloned().unwrap_or_default()))
+            .collect();
         Ok(Some(parts))
     }
 
@@ -472,8 +472,8 @@ fn clean_part_dir(dir: &Path, keep_up_to: u64) -> Result<(), JobError> {
 /// Finds the checkpoint `from` names under `dir`, checked.
 fn find(dir: &Path, from: &RestoreFrom) -> Result<Option<Restored>, JobError> {
     let load = |d: PathBuf| -> Result<Restored, JobError> {
-        let manifest = Manifest::load_verified(&d)?;
-        Ok(Restored { dir: d, manifest })
+        let (manifest, state) = Manifest::load_with_state(&d)?;
+        Ok(Restored { manifest, state })
     };
     match from {
         RestoreFrom::Id(id) => load(dir.join(manifest::dir_name(*id))).map(Some),

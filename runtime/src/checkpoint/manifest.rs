@@ -105,6 +105,13 @@ impl Manifest {
     /// Reads the manifest of the checkpoint in `chk_dir` and checks every state file it lists
     /// against its size and checksum. The error says which file is wrong and how.
     pub fn load_verified(chk_dir: &Path) -> Result<Manifest, JobError> {
+        Manifest::load_with_state(chk_dir).map(|(manifest, _)| manifest)
+    }
+
+    /// [`load_verified`](Self::load_verified), also returning the verified contents of the
+    /// state files by name, so that a restore reads each file once.
+    pub(crate) fn load_with_state(chk_dir: &Path) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), JobError> {
+        let mut contents = BTreeMap::new();
         let path = chk_dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -152,9 +159,10 @@ impl Manifest {
                         manifest.id, f.name, f.crc32
                     )));
                 }
+                contents.insert(f.name.clone(), bytes);
             }
         }
-        Ok(manifest)
+        Ok((manifest, contents))
     }
 }
 

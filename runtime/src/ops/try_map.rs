@@ -58,12 +58,33 @@ impl<F> TryMap<F> {
     }
 }
 
-impl<T, U, E: Display, F: FnMut(T) -> Result<U, E>, D: Collector<U>> Collector<T> for TryMap<F, D> {
-    fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
-        self.ctx = Some(ctx.clone());
-        self.next.open(ctx)
-    }
+/// The control half of `Collector` for an operator that keeps its `TaskContext` (`ctx`)
+/// and forwards everything to `next`.
+macro_rules! control_keeping_context {
+    () => {
+        fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+            self.ctx = Some(ctx.clone());
+            self.next.open(ctx)
+        }
+        #[inline]
+        fn watermark(&mut self, wm: Timestamp) {
+            self.next.watermark(wm)
+        }
+        fn checkpoint(&mut self, barrier: Barrier) {
+            self.next.checkpoint(barrier)
+        }
 
+        fn flush(&mut self) {
+            self.next.flush();
+        }
+        fn end(&mut self) {
+            self.next.end()
+        }
+    };
+}
+
+impl<T, U, E: Display, F: FnMut(T) -> Result<U, E>, D: Collector<U>> Collector<T> for TryMap<F, D> {
+    control_keeping_context!();
     #[inline]
     fn record(&mut self, record: T, ts: Timestamp) {
         if self.failed {
@@ -80,23 +101,6 @@ impl<T, U, E: Display, F: FnMut(T) -> Result<U, E>, D: Collector<U>> Collector<T
                 }
             }
         }
-    }
-
-    #[inline]
-    fn watermark(&mut self, wm: Timestamp) {
-        self.next.watermark(wm)
-    }
-
-    fn checkpoint(&mut self, barrier: Barrier) {
-        self.next.checkpoint(barrier)
-    }
-
-    fn flush(&mut self) {
-        self.next.flush();
-    }
-
-    fn end(&mut self) {
-        self.next.end()
     }
 }
 
@@ -209,31 +213,8 @@ impl<F, K, D> DeadLettering<F, K, D> {
     }
 }
 
-macro_rules! dead_lettering_control {
-    () => {
-        fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
-            self.ctx = Some(ctx.clone());
-            self.next.open(ctx)
-        }
-        #[inline]
-        fn watermark(&mut self, wm: Timestamp) {
-            self.next.watermark(wm)
-        }
-        fn checkpoint(&mut self, barrier: Barrier) {
-            self.next.checkpoint(barrier)
-        }
-
-        fn flush(&mut self) {
-            self.next.flush();
-        }
-        fn end(&mut self) {
-            self.next.end()
-        }
-    };
-}
-
 impl<T: Debug, U, F: FnMut(T) -> U, D: Collector<U>> Collector<T> for DeadLettering<F, Infallible, D> {
-    dead_lettering_control!();
+    control_keeping_context!();
     #[inline]
     fn record(&mut self, record: T, ts: Timestamp) {
         if let Some(out) = self.guarded(record, |f, r| Ok::<U, std::convert::Infallible>(f(r))) {
@@ -245,7 +226,7 @@ impl<T: Debug, U, F: FnMut(T) -> U, D: Collector<U>> Collector<T> for DeadLetter
 impl<T: Debug, U, E: Display, F: FnMut(T) -> Result<U, E>, D: Collector<U>> Collector<T>
     for DeadLettering<F, Fallible, D>
 {
-    dead_lettering_control!();
+    control_keeping_context!();
     #[inline]
     fn record(&mut self, record: T, ts: Timestamp) {
         if let Some(out) = self.guarded(record, |f, r| f(r)) {

@@ -378,17 +378,6 @@ impl StateBackend for RocksDbBackend {
             visit(state, &k[12..12 + len], &k[12 + len..], v);
         })
     }
-
-    fn import_entry(
-        &mut self,
-        key_group: u32,
-        state: u32,
-        key: &[u8],
-        user_key: &[u8],
-        value: &[u8],
-    ) -> Result<(), StateError> {
-        self.put(KeyAddr { state, key_group, key }, user_key, value)
-    }
 }
 
 #[cfg(test)]

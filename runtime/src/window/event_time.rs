@@ -396,11 +396,7 @@ where
                 });
                 for (key, acc) in entries {
                     if ctx.owns_key(&key) {
-                        let mut acc = Some(acc);
-                        let idx = w.table.find_or_insert_with(key, || acc.take().expect("once"));
-                        if let Some(acc) = acc {
-                            *w.table.value_mut(idx) = acc;
-                        }
+                        w.table.upsert(key, acc);
                     }
                 }
             }

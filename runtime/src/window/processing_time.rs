@@ -228,11 +228,7 @@ where
             for (key, acc) in entries {
                 if ctx.owns_key(&key) {
                     self.open = self.open.or(open);
-                    let mut acc = Some(acc);
-                    let idx = self.table.find_or_insert_with(key, || acc.take().expect("once"));
-                    if let Some(acc) = acc {
-                        *self.table.value_mut(idx) = acc;
-                    }
+                    self.table.upsert(key, acc);
                 }
             }
         }

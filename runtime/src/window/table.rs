@@ -47,6 +47,15 @@ impl<K, V> Default for KeyTable<K, V> {
 }
 
 impl<K: Hash + Eq, V> KeyTable<K, V> {
+    /// Sets `key`'s value to `value`, appending the entry if the key is new (a restore).
+    pub(crate) fn upsert(&mut self, key: K, value: V) {
+        let mut value = Some(value);
+        let idx = self.find_or_insert_with(key, || value.take().expect("called once"));
+        if let Some(value) = value {
+            *self.value_mut(idx) = value;
+        }
+    }
+
     /// The index of `key`'s entry, inserting `(key, make())` at the end if it is new.
     #[inline]
     pub(crate) fn find_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> usize {
