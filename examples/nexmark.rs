@@ -11,28 +11,12 @@
 //! Without `--print` the rows go to a blackhole (as in the benchmark) and only the summary
 //! line is printed: events in, rows out, events per second.
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use fuseflow::cli::{JobArgs, Outcome};
-use fuseflow_nexmark::{Config, Generator, queries};
+use fuseflow_nexmark::{Config, Generator, Query, RowSink, queries};
 use serde::Serialize;
 use std::io::Write;
 use std::process::ExitCode;
-
-/// A Nexmark query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Query {
-    Q0,
-    Q1,
-    Q2,
-    Q5,
-    Q7,
-    Q10,
-    Q12,
-    Q13,
-    Q14,
-    Q21,
-    Q22,
-}
 
 /// Runs one Nexmark query over generated events.
 #[derive(Debug, Parser)]
@@ -60,15 +44,22 @@ struct Args {
     job: JobArgs,
 }
 
-/// A sink printing each row as one JSON line, or discarding it.
-fn sink<R: Serialize>(print: bool) -> impl FnMut(R) + Clone + Send {
-    move |row: R| {
-        if print {
-            let line = serde_json::to_string(&row).expect("rows serialize");
-            // A closed stdout (`| head`) just ends the output.
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
-        } else {
-            std::hint::black_box(row);
+/// Prints each row as one JSON line (`--print`), or discards it.
+struct Rows {
+    print: bool,
+}
+
+impl RowSink for Rows {
+    fn sink<'a, R: Serialize + Send + 'a>(&self) -> impl FnMut(R) + Clone + Send + 'a {
+        let print = self.print;
+        move |row: R| {
+            if print {
+                let line = serde_json::to_string(&row).expect("rows serialize");
+                // A closed stdout (`| head`) just ends the output.
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            } else {
+                std::hint::black_box(row);
+            }
         }
     }
 }
@@ -84,20 +75,9 @@ fn main() -> ExitCode {
         .with_out_of_order_group_size(args.out_of_order);
     let generator = Generator::new(config);
     let side = queries::SideInput::new();
-    let (g, n, p) = (&generator, args.events, args.print);
-    let job = match args.query {
-        Query::Q0 => queries::q0(g, n, sink(p)),
-        Query::Q1 => queries::q1(g, n, sink(p)),
-        Query::Q2 => queries::q2(g, n, sink(p)),
-        Query::Q5 => queries::q5(g, n, sink(p)),
-        Query::Q7 => queries::q7(g, n, sink(p)),
-        Query::Q10 => queries::q10(g, n, sink(p)),
-        Query::Q12 => queries::q12(g, n, sink(p)),
-        Query::Q13 => queries::q13(g, &side, n, sink(p)),
-        Query::Q14 => queries::q14(g, n, sink(p)),
-        Query::Q21 => queries::q21(g, n, sink(p)),
-        Query::Q22 => queries::q22(g, n, sink(p)),
-    };
+    let job = args
+        .query
+        .job(&generator, &side, args.events, &Rows { print: args.print });
     // The summary line (unless `--quiet`) gives the rows out and the events per second.
     match fuseflow::cli::execute(job, &args.job) {
         Ok(Outcome::Ran(_) | Outcome::Explained) => ExitCode::SUCCESS,

@@ -18,10 +18,12 @@
 //! cargo run --release -p fuseflow-bench -- nexmark --events 10000000 --queries q0,q5 --parallelism 1,2 --runs 3
 //! ```
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use cpu_time::ProcessTime;
 use fuseflow::JobError;
-use fuseflow_nexmark::{Config, Generator, queries};
+use fuseflow_nexmark::queries::SideInput;
+use fuseflow_nexmark::{Config, Generator, Query, RowSink};
+use serde::Serialize;
 use std::fmt::{self, Write as _};
 use std::time::Instant;
 
@@ -54,77 +56,20 @@ pub struct NexmarkOpt {
     pub rate: u64,
 }
 
-/// A Nexmark query of [`fuseflow_nexmark::queries`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Query {
-    /// Pass-through.
-    Q0,
-    /// Currency conversion.
-    Q1,
-    /// Selection.
-    Q2,
-    /// Hottest auctions per tumbling window.
-    Q5,
-    /// Highest bids per tumbling window.
-    Q7,
-    /// Date and minute columns.
-    Q10,
-    /// Bids per bidder in processing-time windows.
-    Q12,
-    /// Side-input lookup.
-    Q13,
-    /// Filter, `CASE` and a UDF.
-    Q14,
-    /// Channel ids (string matching).
-    Q21,
-    /// URL directories (string splitting).
-    Q22,
+/// Runs `query` over `events` events on `parallelism` workers, rows to a blackhole; the
+/// number of rows out.
+pub fn run_query(query: Query, generator: &Generator, events: u64, parallelism: usize) -> Result<u64, JobError> {
+    let side = SideInput::new();
+    let job = query.job(generator, &side, events, &Blackhole);
+    Ok(job.with_parallelism(parallelism).run()?.records_out)
 }
 
-impl Query {
-    /// Flink 2.x's published throughput per core for this query, in events per second.
-    pub fn flink_per_core(self) -> Option<f64> {
-        match self {
-            Query::Q0 => Some(379e3),
-            Query::Q1 => Some(395e3),
-            Query::Q2 => Some(414e3),
-            Query::Q12 => Some(194e3),
-            Query::Q14 => Some(259e3),
-            Query::Q22 => Some(212e3),
-            _ => None,
-        }
-    }
+/// The benchmark's sink: every row into [`std::hint::black_box`].
+struct Blackhole;
 
-    /// Whether the rows depend on the wall clock (processing time), so that their number may
-    /// differ between runs.
-    pub fn uses_processing_time(self) -> bool {
-        self == Query::Q12
-    }
-
-    /// Runs the query over `events` events on `parallelism` workers; the number of rows out.
-    pub fn run(self, generator: &Generator, events: u64, parallelism: usize) -> Result<u64, JobError> {
-        let side = queries::SideInput::new();
-        let job = match self {
-            Query::Q0 => queries::q0(generator, events, blackhole),
-            Query::Q1 => queries::q1(generator, events, blackhole),
-            Query::Q2 => queries::q2(generator, events, blackhole),
-            Query::Q5 => queries::q5(generator, events, blackhole),
-            Query::Q7 => queries::q7(generator, events, blackhole),
-            Query::Q10 => queries::q10(generator, events, blackhole),
-            Query::Q12 => queries::q12(generator, events, blackhole),
-            Query::Q13 => queries::q13(generator, &side, events, blackhole),
-            Query::Q14 => queries::q14(generator, events, blackhole),
-            Query::Q21 => queries::q21(generator, events, blackhole),
-            Query::Q22 => queries::q22(generator, events, blackhole),
-        };
-        Ok(job.with_parallelism(parallelism).run()?.records_out)
-    }
-}
-
-impl fmt::Display for Query {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.to_possible_value().expect("no skipped variants");
-        f.write_str(v.get_name())
+impl RowSink for Blackhole {
+    fn sink<'a, R: Serialize + Send + 'a>(&self) -> impl FnMut(R) + Clone + Send + 'a {
+        blackhole
     }
 }
 
@@ -201,9 +146,7 @@ pub fn run(opt: &NexmarkOpt) -> Result<Vec<Measurement>, Error> {
             for _ in 0..opt.runs {
                 let wall = Instant::now();
                 let cpu = ProcessTime::now();
-                let out = query
-                    .run(&generator, opt.events, parallelism.into())
-                    .map_err(Error::Job)?;
+                let out = run_query(query, &generator, opt.events, parallelism.into()).map_err(Error::Job)?;
                 let m = Measurement {
                     query,
                     parallelism,
@@ -281,6 +224,7 @@ pub fn table(rows: &[Measurement]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
 
     #[test]
     fn the_table_shows_per_core_throughput_next_to_flink() {
@@ -306,10 +250,10 @@ mod tests {
     fn every_query_runs_and_deterministic_ones_agree_across_parallelism() {
         let g = Generator::new(Config::default().with_rate(1_000));
         for q in Query::value_variants() {
-            let one = q.run(&g, 10_000, 1).unwrap();
+            let one = run_query(*q, &g, 10_000, 1).unwrap();
             assert!(one > 0, "{q}");
             if !q.uses_processing_time() {
-                assert_eq!(q.run(&g, 10_000, 2).unwrap(), one, "{q}");
+                assert_eq!(run_query(*q, &g, 10_000, 2).unwrap(), one, "{q}");
             }
         }
     }

@@ -8,7 +8,8 @@
 //!   out-of-order groups, event time advancing at a configured rate), deterministic for a
 //!   seed; [`Generator::event`] is a pure function of the event's index, so `generate(n, …)`
 //!   is its source;
-//! - [`queries`]: Q0, Q1, Q2, Q5, Q7, Q10, Q12, Q13, Q14, Q21 and Q22 as jobs;
+//! - [`queries`]: Q0, Q1, Q2, Q5, Q7, Q10, Q12, Q13, Q14, Q21 and Q22 as jobs, and
+//!   [`Query`], the same by name (for command lines);
 //! - [`reference`]: the same queries as plain loops over the events;
 //! - [`rows`]: the output row of each query.
 //!
@@ -27,6 +28,7 @@ mod config;
 mod generator;
 pub mod model;
 pub mod queries;
+mod query;
 pub mod reference;
 mod rng;
 pub mod rows;
@@ -34,3 +36,4 @@ pub mod rows;
 pub use config::Config;
 pub use generator::Generator;
 pub use model::{Auction, Bid, Event, Person, Str};
+pub use query::{Query, RowSink};
