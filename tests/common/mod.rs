@@ -69,3 +69,4 @@ pub fn example(name: &str) -> std::process::Command {
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
+pub mod services;
