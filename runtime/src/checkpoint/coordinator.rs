@@ -26,6 +26,31 @@ pub struct Coordinator {
     restored: Option<Restored>,
     counters: Arc<Counters>,
     inner: Mutex<Inner>,
+    /// Told of every completed checkpoint, in order (sinks with external commits).
+    listeners: Mutex<Vec<Arc<dyn CheckpointListener>>>,
+}
+
+/// Something that acts when a checkpoint completes: a sink that commits to an external
+/// system (a database transaction, a Kafka transaction) only what a completed checkpoint
+/// covers, Flink's `CheckpointListener::notifyCheckpointComplete`.
+///
+/// Register with [`Coordinator::add_listener`]. The coordinator calls
+/// [`checkpoint_complete`](CheckpointListener::checkpoint_complete) once per completed
+/// checkpoint, in increasing order, right after writing its manifest and publishing its part
+/// files, including the final checkpoint at the end of input (after every task has ended).
+/// It runs on whichever thread completed the checkpoint, with the coordinator locked: it must
+/// not call back into the coordinator. An error fails the job; since the checkpoint is
+/// complete, a restore resumes from it, and the listener must then finish the commit
+/// (idempotently) from its restored state.
+pub trait CheckpointListener: Send + Sync {
+    /// Checkpoint `id` is complete (its manifest is on disk).
+    fn checkpoint_complete(&self, id: u64) -> Result<(), JobError>;
+}
+
+impl std::fmt::Debug for dyn CheckpointListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckpointListener")
+    }
 }
 
 /// The checkpoint a job resumed from.
@@ -159,7 +184,13 @@ impl Coordinator {
             restored,
             counters,
             inner: Mutex::new(inner),
+            listeners: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Registers `listener` to be told of every checkpoint completed from now on.
+    pub fn add_listener(&self, listener: Arc<dyn CheckpointListener>) {
+        lock(&self.listeners).push(listener);
     }
 
     /// The checkpoint settings.
@@ -355,6 +386,10 @@ impl Coordinator {
         for (pending, visible) in &manifest.commits {
             publish(pending, visible)?;
         }
+        let listeners = lock(&self.listeners).clone();
+        for l in listeners {
+            l.checkpoint_complete(manifest.id)?;
+        }
         self.prune(manifest.id);
         Ok(())
     }
@@ -512,5 +547,62 @@ fn find(dir: &Path, from: &RestoreFrom) -> Result<Option<Restored>, JobError> {
             );
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the checkpoints it is told of.
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<u64>>);
+
+    impl CheckpointListener for Seen {
+        fn checkpoint_complete(&self, id: u64) -> Result<(), JobError> {
+            lock(&self.0).push(id);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn listeners_hear_of_completed_checkpoints_in_order_including_the_final_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CheckpointConfig::every_records(dir.path(), 10);
+        let c = Coordinator::start(config, "job", 8, 1, None, Arc::default()).unwrap();
+        c.set_tasks(2);
+        let seen = Arc::new(Seen::default());
+        c.add_listener(seen.clone());
+        let first = c.begin();
+        let second = c.begin();
+        c.ack(first).unwrap();
+        assert!(
+            lock(&seen.0).is_empty(),
+            "one of two acknowledgements completes nothing"
+        );
+        c.ack(first).unwrap();
+        c.ack(second).unwrap();
+        c.ack(second).unwrap();
+        c.finish().unwrap();
+        assert_eq!(*lock(&seen.0), [first, second, second + 1]);
+    }
+
+    #[test]
+    fn a_failing_listener_fails_the_completion_after_the_manifest_is_written() {
+        struct Fails;
+        impl CheckpointListener for Fails {
+            fn checkpoint_complete(&self, id: u64) -> Result<(), JobError> {
+                Err(JobError::Other(format!("cannot commit {id}")))
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = CheckpointConfig::every_records(dir.path(), 10);
+        let c = Coordinator::start(config, "job", 8, 1, None, Arc::default()).unwrap();
+        c.set_tasks(1);
+        c.add_listener(Arc::new(Fails));
+        let id = c.begin();
+        let err = c.ack(id).unwrap_err();
+        assert!(err.to_string().contains("cannot commit 1"), "{err}");
+        assert!(dir.path().join(manifest::dir_name(id)).join(MANIFEST).exists());
     }
 }

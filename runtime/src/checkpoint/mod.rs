@@ -39,7 +39,7 @@ mod parts;
 mod source;
 mod stateful;
 
-pub use coordinator::Coordinator;
+pub use coordinator::{CheckpointListener, Coordinator};
 pub use manifest::{Manifest, OperatorState, StateFile};
 pub(crate) use parts::PartWriter;
 pub use source::SourceCheckpoints;
