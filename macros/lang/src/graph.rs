@@ -110,6 +110,9 @@ pub struct Node {
     /// `.uid("name")` follows it: the stable id its state is saved under in checkpoints
     /// (Flink's `uid`), instead of its kind and position.
     pub uid: Option<String>,
+    /// `.idleness(d)` follows it (a `watermarks` fused into a Kafka source): a partition
+    /// without records for this many milliseconds stops holding the watermark back.
+    pub idleness_ms: Option<i64>,
 }
 
 /// How records move along an edge.
@@ -260,6 +263,23 @@ impl Graph {
     /// The edge into `node`, if it has one (sources have none).
     pub fn input(&self, node: NodeId) -> Option<&Edge> {
         self.edges.iter().find(|e| e.to == node)
+    }
+
+    /// For the `watermarks` node `id`: whether it and the `timestamps` before it fuse into the
+    /// Kafka source before that, which then generates watermarks per partition. They do when
+    /// each of the three feeds only the next.
+    pub fn fused_into_kafka_source(&self, id: NodeId) -> Option<(NodeId, NodeId)> {
+        if !matches!(self.nodes[id].kind, NodeKind::Watermarks(_)) {
+            return None;
+        }
+        let ts = self.input(id)?.from;
+        let src = self.input(ts)?.from;
+        let only = |n: NodeId, next: NodeId| matches!(self.consumers(n, 0)[..], [e] if e.to == next);
+        let fused = matches!(self.nodes[ts].kind, NodeKind::Timestamps(_))
+            && matches!(&self.nodes[src].kind, NodeKind::Source { kind, .. } if kind == "kafka")
+            && only(src, ts)
+            && only(ts, id);
+        fused.then_some((src, ts))
     }
 
     /// How many outputs `node` has.
