@@ -7,6 +7,7 @@
 mod common;
 
 use common::services::{kafka_brokers, unique};
+use fuseflow::checkpoint::RestoreFrom;
 use fuseflow::kafka::{self, StartFrom};
 use fuseflow::{Collected, DeadLetterTarget, WindowResult, pipeline};
 use rdkafka::Message;
@@ -136,6 +137,35 @@ fn json_records_from_three_partitions_are_read_once_at_parallelism_1_and_2() {
         assert_eq!(summary.records_in, 300);
         assert_eq!(summary.dead_lettered, 0);
     }
+}
+
+#[test]
+fn offsets_are_committed_to_the_group_and_a_new_run_can_start_from_them() {
+    let brokers = kafka_brokers();
+    let name = topic("committed", 2);
+    let group = unique("group");
+    produce(&name, &json(&orders(10), 2));
+    let read = |start: StartFrom| {
+        let out = Collected::new();
+        let config = kafka::source(&brokers, &name)
+            .group_id(&group)
+            .start_from(start)
+            .bounded();
+        pipeline! { kafka::<Order>(config).sink(collect(out)); }.run().unwrap();
+        let mut got: Vec<u64> = out.take().iter().map(|o| o.id).collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        read(StartFrom::Committed),
+        (0..10).collect::<Vec<_>>(),
+        "no commits yet: from the earliest"
+    );
+    assert_eq!(read(StartFrom::Committed), Vec::<u64>::new(), "all of it was committed");
+    assert_eq!(read(StartFrom::Latest), Vec::<u64>::new());
+    produce(&name, &json(&orders(13)[10..], 2));
+    assert_eq!(read(StartFrom::Committed), [10, 11, 12]);
+    assert_eq!(read(StartFrom::Earliest).len(), 13);
 }
 
 #[test]
@@ -288,42 +318,96 @@ fn without_idleness_an_empty_partition_holds_the_watermark_back() {
     );
 }
 
+/// Set in the environment of a child process of the recovery test: the directory the
+/// recovery job writes in. The test binary then runs [`recovery_job`] instead of tests.
+const RECOVERY_DIR: &str = "FUSEFLOW_KAFKA_RECOVERY_DIR";
+
+/// In a child process started by the recovery test (and only there): runs the job that is
+/// killed, reading the topic `FUSEFLOW_KAFKA_RECOVERY_TOPIC`, restoring the latest checkpoint.
+#[test]
+fn recovery_job() {
+    let Ok(dir) = std::env::var(RECOVERY_DIR) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let topic = std::env::var("FUSEFLOW_KAFKA_RECOVERY_TOPIC").unwrap();
+    let config = kafka::source(kafka_brokers(), topic).bounded();
+    let job = pipeline! {
+        job { name: "kafka-recovery", checkpoint_every_records: 100, checkpoint_dir: "unused" }
+        let timed = kafka::<Order>(config)
+            .timestamps(|o| o.ts)
+            .watermarks(bounded_out_of_orderness(1s))
+            .idleness(2s);
+        // 3 ms per order: a whole run takes about 2 s.
+        let orders = timed.inspect(|_| std::thread::sleep(Duration::from_millis(3)));
+        orders.sink(json_lines("unused/orders"));
+        let totals = timed
+            .key_by(|o| o.user.clone())
+            .window(tumbling(10s))
+            .drop_late_data()
+            .sum(|o| o.amount);
+        totals.sink(json_lines("unused/totals"));
+    };
+    job.with_parallelism(2)
+        .with_checkpoint_dir(dir.join("checkpoints"))
+        .with_restore(RestoreFrom::Latest)
+        .with_output("orders", dir.join("orders").display().to_string())
+        .with_output("totals", dir.join("totals").display().to_string())
+        .run()
+        .unwrap();
+}
+
 #[test]
 fn killed_and_restored_every_message_is_committed_exactly_once() {
-    let brokers = kafka_brokers();
     let name = topic("recovery", 3);
     let input = orders(600);
     produce(&name, &json(&input, 3));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    // This test binary, running only `recovery_job`, as a process that can be killed.
     let job = || {
-        let mut cmd = common::example("kafka");
-        cmd.env("FUSEFLOW_KAFKA_BROKERS", &brokers)
-            .env("ORDERS_TOPIC", &name)
-            .env("ORDERS_THROTTLE_US", "3000")
-            .args(["--quiet", "--restore", "latest", "--parallelism", "2"])
-            .arg("--checkpoint-dir")
-            .arg(dir.join("checkpoints"))
-            .arg("--output")
-            .arg(format!("orders={}", dir.join("orders").display()))
-            .arg("--output")
-            .arg(format!("totals={}", dir.join("totals").display()))
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "recovery_job", "--nocapture", "--test-threads", "1"])
+            .env(RECOVERY_DIR, dir)
+            .env("FUSEFLOW_KAFKA_RECOVERY_TOPIC", &name)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         cmd
     };
-    // A whole run takes about 2 s (3 ms per order): kill it three times, part-way.
-    let mut kills = 0;
-    for delay_ms in [700, 900, 600] {
+    // Kill it three times, each time once it has completed a new checkpoint.
+    let checkpoints = dir.join("checkpoints");
+    let newest = || {
+        std::fs::read_dir(&checkpoints)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("_manifest.json").exists())
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .strip_prefix("chk-")?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    };
+    for _ in 0..3 {
+        let before = newest();
         let mut child = job().spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            kills += 1;
+        let started = Instant::now();
+        while newest() <= before && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
         }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the job ended before it could be killed"
+        );
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
     }
-    assert!(kills >= 2, "only {kills} kills landed");
+    assert!(newest() >= 3, "the killed runs completed checkpoints");
     let out = job().output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut got: Vec<Order> = committed(&dir.join("orders"))
@@ -333,9 +417,9 @@ fn killed_and_restored_every_message_is_committed_exactly_once() {
     got.sort();
     assert_eq!(got.len(), input.len(), "orders lost or duplicated");
     assert_eq!(got, input);
+    // 60 s of event time: 6 windows of 10 s, for each of the 7 users.
     let totals = committed(&dir.join("totals"));
-    let expected_windows = 600 * 100 / 10_000 * 7; // 6 windows of 10 s, 7 users each
-    assert_eq!(totals.len(), expected_windows, "{totals:?}");
+    assert_eq!(totals.len(), 6 * 7, "{totals:?}");
 }
 
 /// Every line of the published part files of a sink directory.
