@@ -85,6 +85,8 @@ struct Checker<'e> {
     parallel: Vec<bool>,
     /// How many sinks took each name so far.
     sink_names: BTreeMap<String, usize>,
+    /// Where each `watermarks` node's `.idleness(…)` was written.
+    idleness_spans: BTreeMap<NodeId, Span>,
 }
 
 /// Checks a parsed pipeline and builds its graph; errors go to `errors`.
@@ -108,6 +110,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         unresolved: false,
         parallel: Vec::new(),
         sink_names: BTreeMap::new(),
+        idleness_spans: BTreeMap::new(),
     };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
@@ -457,6 +460,7 @@ impl Checker<'_> {
             return;
         }
         node.idleness_ms = Some(ms);
+        self.idleness_spans.insert(input.node, call.name.span());
     }
 
     /// `.on_error(dead_letter | fail)` after a `map` or `try_map`: its error policy.
@@ -870,7 +874,7 @@ impl Checker<'_> {
         for (id, node) in graph.nodes.iter().enumerate() {
             if node.idleness_ms.is_some() && graph.fused_into_kafka_source(id).is_none() {
                 self.errors.push(
-                    node.span,
+                    self.idleness_spans.get(&id).copied().unwrap_or(node.span),
                     "per-partition watermarks (and so `idleness`) need a Kafka source that feeds only its \
                      `.timestamps(…).watermarks(…)`: bind the stream after `watermarks` and use that name instead",
                 );

@@ -282,6 +282,23 @@ impl Graph {
         fused.then_some((src, ts))
     }
 
+    /// The label of node `id` in rendered plans: its kind's, and for a `timestamps` or
+    /// `watermarks` fused into a Kafka source, that they run per partition in the source.
+    pub fn label(&self, id: NodeId) -> String {
+        let label = self.nodes[id].kind.label();
+        let fused_wm = |wm: NodeId| self.fused_into_kafka_source(wm).is_some();
+        match self.nodes[id].kind {
+            NodeKind::Watermarks(_) if fused_wm(id) => match self.nodes[id].idleness_ms {
+                Some(ms) => format!("{label} per partition in the source, idleness {}", fmt_ms(ms)),
+                None => format!("{label} per partition in the source"),
+            },
+            NodeKind::Timestamps(_) if self.consumers(id, 0).first().is_some_and(|e| fused_wm(e.to)) => {
+                format!("{label} per partition in the source")
+            }
+            _ => label,
+        }
+    }
+
     /// How many outputs `node` has.
     pub fn ports(&self, node: NodeId) -> usize {
         match &self.nodes[node].kind {

@@ -76,7 +76,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                     } else {
                         format!("  <- {}", inputs.join(", "))
                     };
-                    let _ = writeln!(s, "  op{id}: {}{from}", graph.nodes[id].kind.label());
+                    let _ = writeln!(s, "  op{id}: {}{from}", graph.label(id));
                 }
             }
         }
@@ -88,7 +88,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                     let _ = writeln!(
                         s,
                         "        op{id}[\"{}\"]",
-                        graph.nodes[id].kind.label().replace('"', "#quot;")
+                        graph.label(id).replace('"', "#quot;")
                     );
                 }
                 let _ = writeln!(s, "    end");
@@ -113,7 +113,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                     let _ = writeln!(
                         s,
                         "        op{id} [label=\"{}\"];",
-                        graph.nodes[id].kind.label().replace('"', "\\\"")
+                        graph.label(id).replace('"', "\\\"")
                     );
                 }
                 let _ = writeln!(s, "    }}");
