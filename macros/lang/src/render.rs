@@ -85,11 +85,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
             for (ci, chain) in plan.chains.iter().enumerate() {
                 let _ = writeln!(s, "    subgraph chain{ci} [\"chain {ci}\"]");
                 for &id in &chain.nodes {
-                    let _ = writeln!(
-                        s,
-                        "        op{id}[\"{}\"]",
-                        graph.label(id).replace('"', "#quot;")
-                    );
+                    let _ = writeln!(s, "        op{id}[\"{}\"]", graph.label(id).replace('"', "#quot;"));
                 }
                 let _ = writeln!(s, "    end");
             }

@@ -13,6 +13,7 @@ pub fn is_raw<T: 'static>() -> bool {
 }
 
 /// Moves `value` into a `T` known (by [`TypeId`]) to be its type.
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 fn cast<T: 'static, V: 'static>(value: V) -> Option<T> {
     let mut slot = Some(value);
     (&mut slot as &mut dyn Any)
@@ -21,6 +22,7 @@ fn cast<T: 'static, V: 'static>(value: V) -> Option<T> {
 }
 
 /// Decodes a payload into `T`.
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 pub(crate) fn decode<T: DeserializeOwned + 'static>(payload: &[u8]) -> Result<T, String> {
     if TypeId::of::<T>() == TypeId::of::<Vec<u8>>() {
         return cast(payload.to_vec()).ok_or_else(String::new);

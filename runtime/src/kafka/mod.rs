@@ -257,3 +257,27 @@ pub(crate) fn feature_missing(what: &str) -> crate::JobError {
          (`fuseflow = {{ version = \"…\", features = [\"kafka\"] }}`)"
     ))
 }
+
+#[cfg(all(test, not(feature = "kafka")))]
+mod tests {
+    use crate::{Collected, Job, JobSpec, sink};
+
+    #[test]
+    fn without_the_feature_source_and_sink_fail_naming_it() {
+        let mut job = Job::new(JobSpec::default());
+        let src = super::source::kafka::<String>(super::source("127.0.0.1:9092", "t"));
+        let out = Collected::new();
+        job.add_source("orders", src, sink::collect(crate::Ty::of(), &out));
+        let err = job.run().unwrap_err().to_string();
+        assert!(
+            err.contains("source `orders`") && err.contains("`kafka` feature"),
+            "{err}"
+        );
+
+        let mut job = Job::new(JobSpec::default());
+        let sink = super::sink::kafka(crate::Ty::of(), super::sink("127.0.0.1:9092", "t"));
+        job.add_source("numbers", crate::source::from_iter(vec![1u32]), sink);
+        let err = job.run().unwrap_err().to_string();
+        assert!(err.contains("topic `t`") && err.contains("`kafka` feature"), "{err}");
+    }
+}

@@ -31,6 +31,7 @@ pub struct KafkaSource<T, F = NoTimestamps> {
 /// Per-partition event time: the timestamp extractor, the out-of-orderness bound and the
 /// idleness timeout.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 struct EventTime<F> {
     timestamp: F,
     bound: i64,
@@ -126,6 +127,7 @@ pub struct KafkaPosition {
 
 /// The extractor is a plain function pointer type when there is none, so that the source has
 /// one `run` for both cases.
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 trait Extract<T> {
     fn extract(&mut self, record: &T) -> Timestamp;
 }
