@@ -46,6 +46,8 @@
 #[cfg(feature = "kafka")]
 mod client;
 mod format;
+#[cfg(feature = "kafka")]
+mod reader;
 pub(crate) mod sink;
 pub(crate) mod source;
 pub mod watermarks;
