@@ -226,17 +226,26 @@ fn config_of(brokers: &str, topic: &str) -> kafka::SourceConfig {
 }
 
 /// Starts an unbounded windowed job over `topic` (per-partition watermarks, with or without
-/// an idleness timeout) on its own thread; window results arrive on the returned channel.
-/// The job runs until the test binary exits.
-fn live_window_job(brokers: &str, topic: &str, idleness: bool) -> mpsc::Receiver<WindowResult<String, u64>> {
+/// an idleness timeout; a checkpoint every 300 ms; offsets committed to `group`) on its own
+/// thread; window results arrive on the returned channel. The job runs until the test binary
+/// exits.
+fn live_window_job(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    idleness: bool,
+) -> mpsc::Receiver<WindowResult<String, u64>> {
     let (tx, rx) = mpsc::channel();
-    let config = kafka::source(brokers, topic);
+    let config = kafka::source(brokers, topic).group_id(group);
+    // Left behind in the system's temporary directory: the job outlives the test.
+    let checkpoints = std::env::temp_dir().join(unique("fuseflow-kafka-checkpoints"));
     std::thread::spawn(move || {
         let sink = move |r| {
             let _ = tx.send(r);
         };
         let job = if idleness {
             pipeline! {
+                job { name: "kafka-live", checkpoint_interval: 300ms }
                 let timed = kafka::<Order>(config)
                     .timestamps(|o| o.ts)
                     .watermarks(bounded_out_of_orderness(1s))
@@ -250,6 +259,7 @@ fn live_window_job(brokers: &str, topic: &str, idleness: bool) -> mpsc::Receiver
             }
         } else {
             pipeline! {
+                job { name: "kafka-live", checkpoint_interval: 300ms }
                 let timed = kafka::<Order>(config)
                     .timestamps(|o| o.ts)
                     .watermarks(bounded_out_of_orderness(1s));
@@ -261,7 +271,7 @@ fn live_window_job(brokers: &str, topic: &str, idleness: bool) -> mpsc::Receiver
                     .sink(for_each(sink));
             }
         };
-        job.run()
+        job.with_checkpoint_dir(checkpoints).run()
     });
     rx
 }
@@ -291,19 +301,39 @@ fn two_busy_partitions_and_an_idle_one() -> String {
 fn an_idle_partition_does_not_hold_back_the_watermark_after_the_idleness_timeout() {
     let brokers = kafka_brokers();
     let name = two_busy_partitions_and_an_idle_one();
-    let rx = live_window_job(&brokers, &name, true);
-    // Watermark 23 999 once partition 2 is idle: windows [0, 10 s) and [10 s, 20 s) fire.
+    let group = unique("group");
+    let rx = live_window_job(&brokers, &name, &group, true);
+    // Once partition 2 is idle (after 1 s), partitions 0 and 1 alone move the watermark:
+    // the windows fire while the records still come.
     let first = rx
-        .recv_timeout(Duration::from_secs(20))
+        .recv_timeout(Duration::from_secs(15))
         .expect("the first window fires");
     let second = rx
         .recv_timeout(Duration::from_secs(5))
         .expect("the second window fires");
     assert_eq!((first.start, first.end, first.value), (0, 10_000, 10));
     assert_eq!((second.start, second.end, second.value), (10_000, 20_000, 10));
+    // The job checkpoints every 300 ms, and commits each completed checkpoint's offsets to
+    // its group (for monitoring) while it runs.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(&name, 0);
+    let started = Instant::now();
+    let committed = loop {
+        let offsets = consumer.committed_offsets(tpl.clone(), Duration::from_secs(5)).unwrap();
+        match offsets.elements()[0].offset() {
+            rdkafka::Offset::Offset(o) if o > 0 => break o,
+            _ if started.elapsed() > Duration::from_secs(10) => panic!("no offsets committed: {offsets:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
     assert!(
-        rx.recv_timeout(Duration::from_secs(2)).is_err(),
-        "[20 s, 30 s) is still open"
+        committed >= 10,
+        "partition 0 was read past offset 10, committed {committed}"
     );
 }
 
@@ -311,7 +341,7 @@ fn an_idle_partition_does_not_hold_back_the_watermark_after_the_idleness_timeout
 fn without_idleness_an_empty_partition_holds_the_watermark_back() {
     let brokers = kafka_brokers();
     let name = two_busy_partitions_and_an_idle_one();
-    let rx = live_window_job(&brokers, &name, false);
+    let rx = live_window_job(&brokers, &name, &unique("group"), false);
     assert!(
         rx.recv_timeout(Duration::from_secs(5)).is_err(),
         "no window may fire while partition 2 has no watermark"
