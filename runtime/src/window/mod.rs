@@ -12,6 +12,8 @@
 //! `docs/semantics.md` writes them down.
 
 pub mod agg;
+#[cfg(test)]
+mod backend_tests;
 mod event_time;
 mod processing_time;
 mod table;
