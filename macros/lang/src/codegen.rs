@@ -261,14 +261,16 @@ fn operator_name(graph: &Graph, id: NodeId) -> String {
 /// checkpoints (`None` for stateless operators, or without checkpoints). It is the operator's
 /// kind and position in the pipeline, e.g. `window_5`, or its `.uid(..)`.
 ///
-/// A job with a `state_backend` setting wraps its windows and keyed `reduce` too, even
-/// without checkpoints: the wrapper is what moves their state into the job's state backend
-/// (it brings the serde bounds that needs), and names it there.
+/// A job with a `state_backend` setting (`memory` or `rocksdb`) wraps its windows and keyed
+/// `reduce` too, even without checkpoints: the wrapper is what moves their state into the
+/// job's state backend when it is a byte backend (it brings the serde bounds that needs),
+/// and names it there.
 fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
     let checkpoints = graph.settings.checkpoints();
+    let backend_ready = checkpoints || graph.settings.state_backend_set;
     let kind = match &graph.nodes[id].kind {
-        NodeKind::KeyedReduce(_) if checkpoints || graph.settings.rocksdb => "reduce",
-        NodeKind::Window(_) if checkpoints || graph.settings.rocksdb => "window",
+        NodeKind::KeyedReduce(_) if backend_ready => "reduce",
+        NodeKind::Window(_) if backend_ready => "window",
         _ if !checkpoints => return None,
         NodeKind::Watermarks(_) => "watermarks",
         NodeKind::KeyedProcess(_) => "process",
