@@ -67,6 +67,9 @@ fn run_plain(n: u64) -> Result<(f64, Outcome), String> {
     Ok((n as f64 / started.elapsed().as_secs_f64(), outcome))
 }
 
+/// One timed run: events/s and the outcome.
+type Run = dyn Fn() -> Result<(f64, Outcome), String>;
+
 fn main() -> std::process::ExitCode {
     let n: u64 = std::env::args()
         .nth(1)
@@ -77,7 +80,7 @@ fn main() -> std::process::ExitCode {
     let mut first = None;
     println!("W1 through the event-time window operator, N = {n}, parallelism 1");
     println!("{:<12} {:>14} {:>10}", "backend", "events/s", "ratio");
-    let runs: [(&str, Box<dyn Fn() -> Result<(f64, Outcome), String>>); 3] = [
+    let runs: [(&str, Box<Run>); 3] = [
         ("memory", Box::new(move || run_plain(n))),
         ("memory+wrap", Box::new(move || run(n, StateBackendKind::Memory))),
         ("rocksdb", Box::new(move || run(n, StateBackendKind::RocksDb))),

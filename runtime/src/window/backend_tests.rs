@@ -17,6 +17,8 @@ use std::rc::Rc;
 type Ev = (String, u32, i64);
 type Res = WindowResult<String, u64>;
 type Logged<T> = Rc<RefCell<Vec<Msg<T>>>>;
+/// What a window sent to its main and late outputs.
+type Messages = (Vec<Msg<Res>>, Vec<Msg<u32>>);
 
 /// Every path a job's state can take; RocksDB's working files go under `dir`.
 fn backends(dir: &std::path::Path) -> Vec<(&'static str, StateBackendConfig)> {
@@ -78,7 +80,7 @@ fn feed<C: Collector<(String, u32)>>(c: &mut C, events: &[Ev], mut max_ts: i64) 
 fn a_window_with_lateness_emits_the_same_messages_on_every_backend() {
     let tmp = tempfile::tempdir().unwrap();
     let input = events(3000);
-    let mut expected: Option<(Vec<Msg<Res>>, Vec<Msg<u32>>)> = None;
+    let mut expected: Option<Messages> = None;
     for (name, config) in backends(tmp.path()) {
         let (mut c, main, late, _) = window_on(&config);
         assert_eq!(c.state_in_backend(), name != "heap", "{name}");

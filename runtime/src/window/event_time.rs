@@ -23,6 +23,19 @@
 //! matched against them by two comparisons each, with no division and no ordered-map search;
 //! only a record for another window computes its window and binary-searches the list. Then it
 //! costs one hash lookup, and a watermark that triggers nothing costs one comparison.
+//!
+//! **Where the accumulators live.** That is the heap path, the default. When the job runs on a
+//! byte-level state backend (RocksDB, or `StateBackendConfig::in_memory_bytes()`) and the
+//! operator is wrapped by [`checkpointed`](crate::checkpoint::checkpointed) (the job takes
+//! checkpoints or names its `state_backend`), [`Stateful::use_state_backend`] moves them into
+//! the job's keyed state: one map state from window start (Flink's window namespace) to the
+//! encoded accumulator, per key, through [`NamespacedValues`]. The list of open windows stays
+//! in memory as an index, each window's table holding its keys' key groups instead of
+//! accumulators, in first-arrival order, so the same watermark fires the same results in the
+//! same order; a fired accumulator is read from the backend, a cleaned-up one deleted. The
+//! per-record check for the backend is one `Option` test. An operator that is not wrapped
+//! keeps the heap path and warns if the job's backend is a byte backend (its state types are
+//! not known to be serializable). See `docs/rocksdb.md`.
 
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
