@@ -17,7 +17,8 @@
 //!   written through the job's `KeyedStateStore` in RocksDB, with an in-memory index of the
 //!   open windows' keys.
 //!
-//! Without the `rocksdb` feature the RocksDB run is skipped.
+//! The in-memory runs report the best of three. Without the `rocksdb` feature the RocksDB
+//! run is skipped.
 
 use fuseflow::state::StateBackendKind;
 use fuseflow::{Folded, Job, pipeline};
@@ -86,7 +87,13 @@ fn main() -> std::process::ExitCode {
         ("rocksdb", Box::new(move || run(n, StateBackendKind::RocksDb))),
     ];
     for (name, go) in runs {
-        match go() {
+        // The in-memory runs take milliseconds: the best of three.
+        let tries = if name == "rocksdb" { 1 } else { 3 };
+        let best = (0..tries).map(|_| go()).reduce(|a, b| match (a, b) {
+            (Ok(a), Ok(b)) => Ok(if b.0 > a.0 { b } else { a }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        });
+        match best.expect("at least one run") {
             Ok((rate, outcome)) => {
                 if let Some(e) = &expected {
                     assert_eq!(&outcome, e, "{name}: wrong checksums");
