@@ -1,5 +1,6 @@
 //! How an operator takes part in checkpoints: the [`Stateful`] trait it implements, and the
-//! [`Checkpointed`] wrapper that `pipeline!` puts around it when the job takes checkpoints.
+//! [`Checkpointed`] wrapper that `pipeline!` puts around it when the job takes checkpoints (or
+//! names its state backend).
 //!
 //! The wrapper is what keeps checkpoints free for jobs that do not take them: only a job with
 //! checkpoint settings (or a `state_backend` setting) wraps its stateful operators, and only
@@ -7,11 +8,12 @@
 //! For the same reason the wrapper is what moves the state of the windows and of keyed
 //! `reduce` into the job's state backend ([`Stateful::use_state_backend`]): an operator that
 //! is not wrapped keeps its state in its own heap tables, and says so on stderr if the job
-//! was started on a byte backend (`--state-backend rocksdb`), see [`warn_heap_state`]. At a barrier the wrapper asks the
-//! operator for its snapshot and writes it into the checkpoint; when the job restores, it
-//! hands the operator the snapshots of every instance of the checkpointed job, and a keyed
-//! operator keeps the keys whose key group this instance owns, so a job can restore on
-//! another parallelism (Flink's key-group rescaling).
+//! was started on a byte backend (`--state-backend rocksdb`).
+//!
+//! At a barrier the wrapper asks the operator for its snapshot and writes it into the
+//! checkpoint; when the job restores, it hands the operator the snapshots of every instance of
+//! the checkpointed job, and a keyed operator keeps the keys whose key group this instance
+//! owns, so a job can restore on another parallelism (Flink's key-group rescaling).
 
 use super::Barrier;
 use crate::{Collector, JobError, TaskContext, Timestamp};
