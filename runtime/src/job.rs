@@ -228,13 +228,19 @@ impl TaskContext {
 
     /// A context for driving operators outside a job (tests, docs): dead letters to stderr.
     pub fn detached() -> Self {
+        TaskContext::detached_on(StateBackendConfig::Heap)
+    }
+
+    /// [`detached`](Self::detached), with `state_backend` as the job's state backend (128 key
+    /// groups).
+    pub fn detached_on(state_backend: StateBackendConfig) -> Self {
         TaskContext::new(
             DeadLetterOutput::Stderr,
             Arc::default(),
             BTreeMap::new(),
             128,
             None,
-            StateBackendConfig::Heap,
+            state_backend,
         )
     }
 
@@ -413,6 +419,8 @@ pub struct Job<'a> {
     stray_checkpoint_dir: Option<std::path::PathBuf>,
     /// Wires the whole job again for each attempt, if it can be restarted.
     rewire: Option<Rewire<'a>>,
+    /// A state backend given as a configuration, instead of the spec's kind.
+    state_backend_config: Option<StateBackendConfig>,
 }
 
 /// Wires a whole restartable job, once per attempt.
@@ -429,6 +437,7 @@ impl<'a> Job<'a> {
             restore: None,
             stray_checkpoint_dir: None,
             rewire: None,
+            state_backend_config: None,
         }
     }
 
@@ -443,6 +452,7 @@ impl<'a> Job<'a> {
             restore: None,
             stray_checkpoint_dir: None,
             rewire: None,
+            state_backend_config: None,
         }
     }
 
@@ -506,6 +516,14 @@ impl<'a> Job<'a> {
         if dir.is_some() {
             self.spec.state_dir = dir;
         }
+        self
+    }
+
+    /// Keeps keyed state on the path `config` names (e.g.
+    /// [`StateBackendConfig::in_memory_bytes`], or RocksDB with options), instead of the job
+    /// settings' or [`with_state_backend`](Self::with_state_backend)'s choice: tests, tools.
+    pub fn with_state_backend_config(mut self, config: StateBackendConfig) -> Self {
+        self.state_backend_config = Some(config);
         self
     }
 
@@ -685,11 +703,14 @@ impl<'a> Job<'a> {
         }
         let dead = DeadLetterOutput::open(&self.spec.dead_letter).map_err(Failure::BeforeStart)?;
         let state_dir = self.spec.state_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let state_backend = self
-            .spec
-            .state_backend
-            .config(&state_dir)
-            .map_err(|e| Failure::BeforeStart(JobError::Other(e)))?;
+        let state_backend = match &self.state_backend_config {
+            Some(config) => config.clone(),
+            None => self
+                .spec
+                .state_backend
+                .config(&state_dir)
+                .map_err(|e| Failure::BeforeStart(JobError::Other(e)))?,
+        };
         let ctx = TaskContext::new(
             dead,
             Arc::clone(counters),

@@ -116,7 +116,7 @@ impl<A: Serialize + DeserializeOwned, F> Stateful for FoldSink<A, F> {
         format!("fold acc={}", std::any::type_name::<A>())
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
         encode(&self.acc)
     }
 
