@@ -187,6 +187,27 @@ struct Shared {
     checkpoints: Option<Arc<Coordinator>>,
     failed: std::sync::atomic::AtomicBool,
     state_backend: StateBackendConfig,
+    outcome: AttemptOutcome,
+}
+
+/// Whether one attempt at running a job failed, known once the attempt has ended.
+///
+/// Sinks that hand results to the caller (`collect`, `fold`) tag what they deliver with
+/// their attempt's outcome and their handles drop what a failed attempt delivered. A task
+/// cannot decide that itself when it ends: a worker whose input ends because an upstream task
+/// panicked may end before the panic is recorded. The job decides after every task stopped.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptOutcome(Arc<std::sync::atomic::AtomicBool>);
+
+impl AttemptOutcome {
+    /// Whether the attempt failed (false while it runs, and for contexts outside a job).
+    pub fn failed(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set_failed(&self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// What every operator of a running job may reach: counters, the dead-letter output, the
@@ -220,6 +241,7 @@ impl TaskContext {
                 checkpoints,
                 failed: Default::default(),
                 state_backend,
+                outcome: AttemptOutcome::default(),
             }),
             subtask: 0,
             subtasks: 1,
@@ -364,6 +386,11 @@ impl TaskContext {
     /// reading.
     pub fn failed(&self) -> bool {
         self.shared.failed.load(Ordering::Relaxed)
+    }
+
+    /// The outcome of the job attempt this context belongs to (see [`AttemptOutcome`]).
+    pub fn outcome(&self) -> AttemptOutcome {
+        self.shared.outcome.clone()
     }
 
     fn take_errors(&self) -> Vec<JobError> {
@@ -782,6 +809,7 @@ impl<'a> Job<'a> {
             .ok();
         let mut errors = ctx.take_errors();
         if !errors.is_empty() {
+            ctx.shared.outcome.set_failed();
             let e = errors.swap_remove(0);
             return Err(if ran {
                 Failure::Running(e)
@@ -789,8 +817,11 @@ impl<'a> Job<'a> {
                 Failure::BeforeStart(e)
             });
         }
-        if let Some(c) = &coordinator {
-            c.finish().map_err(Failure::Running)?;
+        if let Some(c) = &coordinator
+            && let Err(e) = c.finish()
+        {
+            ctx.shared.outcome.set_failed();
+            return Err(Failure::Running(e));
         }
         let c = ctx.counters();
         Ok(JobSummary {
@@ -863,5 +894,36 @@ impl std::fmt::Display for JobSummary {
             1 => write!(f, " after 1 restart"),
             n => write!(f, " after {n} restarts"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{self, Collected, Folded};
+
+    #[test]
+    fn results_delivered_by_an_attempt_that_failed_are_dropped_however_late_it_failed() {
+        let ctx = TaskContext::detached();
+        let collected = Collected::new();
+        let folded = Folded::new();
+        let mut c = sink::collect(crate::Ty::of(), &collected);
+        let mut f = sink::fold(crate::Ty::of(), &folded, 0u64, |acc: &mut u64, x: u64| *acc += x);
+        c.open(&ctx).unwrap();
+        f.open(&ctx).unwrap();
+        for x in [1u64, 2, 3] {
+            c.record(x, 0);
+            f.record(x, 0);
+        }
+        // The sinks end before the job knows the attempt failed (an upstream panic that
+        // is recorded after the workers' inputs were cut off).
+        assert!(!ctx.failed());
+        c.end();
+        f.end();
+        assert_eq!(collected.len(), 3);
+        ctx.shared.outcome.set_failed();
+        assert_eq!(collected.len(), 0);
+        assert!(collected.take().is_empty());
+        assert!(folded.take().is_empty());
     }
 }
