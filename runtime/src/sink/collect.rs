@@ -12,8 +12,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// job attempt's [`AttemptOutcome`]: the batches of an attempt that failed (a restarted job
 /// delivers their records again) are never returned.
 pub struct Collected<T> {
-    inner: Arc<Mutex<Vec<(AttemptOutcome, Vec<T>)>>>,
+    inner: Arc<Mutex<Vec<Batch<T>>>>,
 }
+
+/// The records one sink instance delivered, with its attempt's outcome.
+type Batch<T> = (AttemptOutcome, Vec<T>);
 
 impl<T> Collected<T> {
     /// An empty handle.
@@ -47,7 +50,7 @@ impl<T> Collected<T> {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<(AttemptOutcome, Vec<T>)>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Batch<T>>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

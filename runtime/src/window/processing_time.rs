@@ -5,7 +5,9 @@
 //! clock that steps back is ignored until it catches up). The record goes to the window
 //! `[start, end)` containing that instant. The open window fires, and its state is dropped,
 //! at the first check at which the clock has passed its last millisecond `end - 1`: on the
-//! next record or watermark, since fuseflow has no timer thread. Only one window is open at a
+//! next record or watermark, or when a live source that is waiting for input flushes the
+//! chain (`stdin_lines` when no line is buffered, `kafka` on every empty poll), since
+//! fuseflow has no timer thread. Only one window is open at a
 //! time, so each key gets exactly one result per window. At the end of the input (the final
 //! watermark, or `end()`), the open window fires: older Flink versions dropped it instead.
 //!
@@ -244,6 +246,11 @@ where
     }
 
     fn flush(&mut self) {
+        // A live source flushes when its input is quiet: the clock may have passed the open
+        // window's end with no record to notice it.
+        if self.open.is_some() {
+            self.tick();
+        }
         self.main.flush();
     }
 
@@ -381,6 +388,34 @@ mod tests {
             out.borrow()[out.borrow().len() - 2..],
             [Msg::W(MAX_WATERMARK), Msg::End]
         );
+    }
+
+    #[test]
+    fn a_flush_from_a_quiet_live_source_fires_a_window_the_clock_has_passed() {
+        let clock = Rc::new(Cell::new(5_200i64));
+        let ty = Ty::<(char, u32)>::of();
+        let (spec, _) = processing_time_window(ty, 1000, count(ty));
+        let c2 = clock.clone();
+        let (log, out) = Log::new();
+        let mut c = spec.with_clock(move || c2.get()).into_collector(log);
+        c.open(&TaskContext::detached()).unwrap();
+        c.flush(); // no window open: nothing to fire
+        c.record(('a', 1), crate::NO_TIMESTAMP);
+        clock.set(5_999);
+        c.flush();
+        assert!(
+            records(&out).is_empty(),
+            "the window is still open at its last millisecond"
+        );
+        clock.set(6_000);
+        c.flush();
+        let fired = WindowResult {
+            key: 'a',
+            start: 5_000,
+            end: 6_000,
+            value: 1,
+        };
+        assert_eq!(records(&out), [(fired, 5_999)]);
     }
 
     #[test]
