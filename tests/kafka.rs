@@ -140,6 +140,22 @@ fn json_records_from_three_partitions_are_read_once_at_parallelism_1_and_2() {
 }
 
 #[test]
+fn several_topics_are_read_as_one_stream() {
+    let brokers = kafka_brokers();
+    let (a, b) = (topic("a", 2), topic("b", 1));
+    let input = orders(20);
+    produce(&a, &json(&input[..12], 2));
+    produce(&b, &json(&input[12..], 1));
+    let out = Collected::new();
+    let config = kafka::source(&brokers, [a.as_str(), b.as_str()]).bounded();
+    let summary = pipeline! { kafka::<Order>(config).sink(collect(out)); }.run().unwrap();
+    let mut got = out.take();
+    got.sort();
+    assert_eq!(got, input);
+    assert_eq!(summary.records_in, 20);
+}
+
+#[test]
 fn offsets_are_committed_to_the_group_and_a_new_run_can_start_from_them() {
     let brokers = kafka_brokers();
     let name = topic("committed", 2);
