@@ -545,7 +545,10 @@ impl<T: Serialize> Collector<T> for PgSink<T> {
                 return Err(fail(&db, "an upsert needs at least one key column".into()));
             }
             if let Some(k) = key.iter().find(|k| !table.columns.iter().any(|(c, _)| c == *k)) {
-                return Err(fail(&db, format!("the upsert key column `{k}` is not a column of the table")));
+                return Err(fail(
+                    &db,
+                    format!("the upsert key column `{k}` is not a column of the table"),
+                ));
             }
         }
         let coordinator = ctx.checkpoints();
@@ -670,7 +673,9 @@ impl<T> Stateful for PgSink<T> {
 
     fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
         let Some(writer) = &self.writer else {
-            return Err(JobError::Other("the postgres sink was restored before it was opened".into()));
+            return Err(JobError::Other(
+                "the postgres sink was restored before it was opened".into(),
+            ));
         };
         let restored = ctx.checkpoints().and_then(|c| c.restored_id()).unwrap_or(0);
         let mut batches = Vec::new();

@@ -425,8 +425,21 @@ mod tests {
         assert_eq!(
             columns.names().unwrap(),
             [
-                "i", "u", "f", "nan", "b", "s", "c", "none", "some", "unit", "mood", "bytes", "nested_0",
-                "nested_1_0", "nested_1_1"
+                "i",
+                "u",
+                "f",
+                "nan",
+                "b",
+                "s",
+                "c",
+                "none",
+                "some",
+                "unit",
+                "mood",
+                "bytes",
+                "nested_0",
+                "nested_1_0",
+                "nested_1_1"
             ]
         );
         let text: Vec<Option<&str>> = row.iter().map(|v| v.as_deref()).collect();

@@ -91,7 +91,11 @@ pub(crate) fn write_statement(table: &TableInfo, mode: &WriteMode, columns: &[St
         if updates.is_empty() {
             sql += &format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "));
         } else {
-            sql += &format!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), updates.join(", "));
+            sql += &format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                keys.join(", "),
+                updates.join(", ")
+            );
         }
     }
     Ok(sql)
