@@ -415,3 +415,20 @@ fn records_that_cannot_be_rows_are_dead_lettered_with_the_reason() {
     assert!(letter.contains("field `sensor` contains a NUL character"), "{letter}");
     assert!(letter.contains("\"line\":2"), "{letter}");
 }
+
+#[test]
+fn a_fresh_start_forgets_the_commits_of_the_history_it_replaces() {
+    let url = server();
+    let table = create_readings(&url);
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), None).unwrap();
+    // The table is emptied by hand and the job started again without --restore: its
+    // checkpoints 1, 2, … are new ones, and must not be taken for the old commits.
+    psql(&url, &format!("TRUNCATE {table}"));
+    checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), None).unwrap();
+    assert_eq!(psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")), ["250|31375"]);
+    // Restoring an older checkpoint than the newest replaces the history after it too.
+    psql(&url, &format!("DELETE FROM {table} WHERE id > 200"));
+    checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), Some(RestoreFrom::Id(2))).unwrap();
+    assert_eq!(psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")), ["250|31375"]);
+}
