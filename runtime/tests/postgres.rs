@@ -250,10 +250,8 @@ fn with_checkpoints_each_checkpoint_is_committed_once_with_its_commit_row() {
     // for it), 4 the final one: one commit row per batch.
     let commits = psql(
         &url,
-        &format!(
-            "SELECT subtask, checkpoint, rows FROM fuseflow_commits \
-             WHERE job = 'pg-runtime-test' AND sink = 'readings' ORDER BY checkpoint"
-        ),
+        "SELECT subtask, checkpoint, rows FROM fuseflow_commits \
+         WHERE job = 'pg-runtime-test' AND sink = 'readings' ORDER BY checkpoint",
     );
     assert!(
         commits.ends_with(&["0|1|100".to_owned(), "0|2|100".into(), "0|3|50".into()]),
@@ -426,9 +424,21 @@ fn a_fresh_start_forgets_the_commits_of_the_history_it_replaces() {
     // checkpoints 1, 2, … are new ones, and must not be taken for the old commits.
     psql(&url, &format!("TRUNCATE {table}"));
     checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), None).unwrap();
-    assert_eq!(psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")), ["250|31375"]);
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["250|31375"]
+    );
     // Restoring an older checkpoint than the newest replaces the history after it too.
     psql(&url, &format!("DELETE FROM {table} WHERE id > 200"));
-    checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), Some(RestoreFrom::Id(2))).unwrap();
-    assert_eq!(psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")), ["250|31375"]);
+    checkpointed_job(
+        readings(250),
+        PgTable::insert(&url, &table),
+        dir.path(),
+        Some(RestoreFrom::Id(2)),
+    )
+    .unwrap();
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["250|31375"]
+    );
 }

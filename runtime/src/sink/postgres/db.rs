@@ -13,6 +13,32 @@ use std::time::{Duration, Instant};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls};
 
+/// Creates the commits table if it is missing (under an advisory lock: concurrent
+/// `CREATE TABLE IF NOT EXISTS` can collide).
+const CREATE_COMMITS: &str = "CREATE TABLE IF NOT EXISTS fuseflow_commits (
+    job text NOT NULL,
+    sink text NOT NULL,
+    subtask integer NOT NULL,
+    checkpoint bigint NOT NULL,
+    rows bigint NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job, sink, subtask, checkpoint)
+)";
+
+/// Claims a batch: inserts its commit row, or nothing if it is there already.
+const CLAIM_BATCH: &str = "INSERT INTO fuseflow_commits (job, sink, subtask, checkpoint, rows) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+
+/// Forgets the commits of a replaced history: those after the checkpoint the run started
+/// from, of the original instances that map to this one.
+const FORGET_LATER: &str = "DELETE FROM fuseflow_commits \
+     WHERE job = $1 AND sink = $2 AND subtask % $3 = $4 AND checkpoint > $5";
+
+/// The columns of a table, with their types, or none if there is no such table.
+const TABLE_COLUMNS: &str = "SELECT a.attname::text, format_type(a.atttypid, NULL) \
+     FROM pg_attribute a WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped \
+     ORDER BY a.attnum";
+
 /// One batch to commit: its claim (original instance, checkpoint), the statement and rows.
 pub(crate) struct Planned<'a> {
     /// The instance that wrote the batch originally.
@@ -155,7 +181,7 @@ impl Db {
         let quoted = sql::quote_table(name);
         let rows = self
             .rt
-            .block_on(self.client.query(sql::TABLE_COLUMNS, &[&quoted]))
+            .block_on(self.client.query(TABLE_COLUMNS, &[&quoted]))
             .map_err(|e| describe(&e))?;
         if rows.is_empty() {
             return Err(format!("there is no table `{name}` in {}", self.target));
@@ -176,7 +202,7 @@ impl Db {
                 let tx = client.transaction().await?;
                 // Any fixed number: serializes concurrent creations of the table.
                 tx.execute("SELECT pg_advisory_xact_lock(7000007)", &[]).await?;
-                tx.batch_execute(sql::CREATE_COMMITS).await?;
+                tx.batch_execute(CREATE_COMMITS).await?;
                 tx.commit().await
             })
             .map_err(|e| describe(&e))
@@ -217,13 +243,13 @@ impl Db {
                 let tx = client.transaction().await?;
                 if let Some(f) = forget {
                     let (subtasks, subtask, after) = (f.subtasks as i32, f.subtask as i32, f.after as i64);
-                    tx.execute(sql::FORGET_LATER, &[&job, &sink, &subtasks, &subtask, &after])
+                    tx.execute(FORGET_LATER, &[&job, &sink, &subtasks, &subtask, &after])
                         .await?;
                 }
                 let mut written = Vec::with_capacity(batches.len());
                 for b in batches {
                     let (origin, id, n) = (b.origin as i32, b.id as i64, b.rows.len() as i64);
-                    let claimed = tx.execute(sql::CLAIM_BATCH, &[&job, &sink, &origin, &id, &n]).await?;
+                    let claimed = tx.execute(CLAIM_BATCH, &[&job, &sink, &origin, &id, &n]).await?;
                     if claimed == 0 {
                         written.push(false);
                         continue;

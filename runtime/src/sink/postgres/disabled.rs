@@ -6,7 +6,8 @@ use super::sql::TableInfo;
 use crate::JobError;
 use std::time::Duration;
 
-/// One batch to commit (never built without the feature).
+/// One batch to commit (built, but never sent, without the feature).
+#[allow(dead_code)]
 pub(crate) struct Planned<'a> {
     pub(crate) origin: usize,
     pub(crate) id: u64,
@@ -16,6 +17,7 @@ pub(crate) struct Planned<'a> {
 }
 
 /// Which commits of a replaced history a transaction forgets first.
+#[allow(dead_code)]
 pub(crate) struct Forget {
     pub(crate) subtask: usize,
     pub(crate) subtasks: usize,

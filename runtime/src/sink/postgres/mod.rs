@@ -703,3 +703,24 @@ impl<T> Stateful for PgSink<T> {
         Ok(())
     }
 }
+
+#[cfg(all(test, not(feature = "postgres")))]
+mod without_the_feature {
+    use super::*;
+    use crate::{Job, JobSpec, source};
+
+    #[test]
+    fn the_sink_fails_when_the_job_starts_naming_the_feature() {
+        let src = source::from_iter(vec![1u32]);
+        let ty = src.ty();
+        let mut job = Job::new(JobSpec::default());
+        job.add_source(
+            "numbers",
+            src,
+            postgres(ty, PgTable::insert("postgres://localhost/db", "t")),
+        );
+        let err = job.run().unwrap_err().to_string();
+        assert!(err.contains("postgres sink `t`"), "{err}");
+        assert!(err.contains("turn on the `postgres` feature"), "{err}");
+    }
+}

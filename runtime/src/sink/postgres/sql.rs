@@ -128,32 +128,6 @@ pub(crate) fn last_per_key<'r>(rows: &'r [Row], key: &[usize]) -> Vec<&'r Row> {
     kept
 }
 
-/// Creates the commits table if it is missing (under an advisory lock: concurrent
-/// `CREATE TABLE IF NOT EXISTS` can collide).
-pub(crate) const CREATE_COMMITS: &str = "CREATE TABLE IF NOT EXISTS fuseflow_commits (
-    job text NOT NULL,
-    sink text NOT NULL,
-    subtask integer NOT NULL,
-    checkpoint bigint NOT NULL,
-    rows bigint NOT NULL,
-    committed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (job, sink, subtask, checkpoint)
-)";
-
-/// Claims a batch: inserts its commit row, or nothing if it is there already.
-pub(crate) const CLAIM_BATCH: &str = "INSERT INTO fuseflow_commits (job, sink, subtask, checkpoint, rows) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
-
-/// Forgets the commits of a replaced history: those after the checkpoint the run started
-/// from, of the original instances that map to this one.
-pub(crate) const FORGET_LATER: &str = "DELETE FROM fuseflow_commits \
-     WHERE job = $1 AND sink = $2 AND subtask % $3 = $4 AND checkpoint > $5";
-
-/// The columns of a table, with their types, or none if there is no such table.
-pub(crate) const TABLE_COLUMNS: &str = "SELECT a.attname::text, format_type(a.atttypid, NULL) \
-     FROM pg_attribute a WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped \
-     ORDER BY a.attnum";
-
 #[cfg(test)]
 mod tests {
     use super::*;
