@@ -3,7 +3,11 @@
 //! commits exactly the batches the failed run had not (and committing twice writes nothing
 //! twice), and bad connections, tables, columns and records fail or dead-letter clearly.
 //! The jobs are built by hand with the runtime's API; `tests/postgres.rs` runs `pipeline!`
-//! jobs, at several parallelisms, and kills one with SIGKILL.
+//! jobs, at several parallelisms, and kills one with SIGKILL. (Without the `postgres`
+//! feature, on by default, there is no client to test: `sink::postgres`'s unit tests check
+//! that the sink then names the feature.)
+
+#![cfg(feature = "postgres")]
 
 use fuseflow_runtime::checkpoint::{CheckpointConfig, RestoreFrom, checkpointed};
 use fuseflow_runtime::sink::{self, PgTable};

@@ -36,6 +36,7 @@ pub(crate) fn quote_ident(name: &str) -> String {
 
 /// A table name as SQL: `schema.table` has each part quoted; a name that already contains a
 /// double quote is taken as written.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn quote_table(name: &str) -> String {
     if name.contains('"') {
         return name.to_owned();
