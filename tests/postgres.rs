@@ -280,8 +280,13 @@ fn pg_totals() -> Command {
 /// The `pg_totals` example's command line: input `input`, both sinks into `url`,
 /// checkpoints under `dir`, parallelism 2, restoring the latest checkpoint if there is one.
 fn totals_job(input: &Path, url: &str, dir: &Path) -> Command {
+    totals_job_restoring(input, url, dir, "latest")
+}
+
+/// [`totals_job`], restoring `restore` (`latest` or a checkpoint number).
+fn totals_job_restoring(input: &Path, url: &str, dir: &Path, restore: &str) -> Command {
     let mut cmd = pg_totals();
-    cmd.args(["--parallelism", "2", "--quiet", "--restore", "latest"])
+    cmd.args(["--parallelism", "2", "--quiet", "--restore", restore])
         .arg("--input")
         .arg(format!("events={}", input.display()))
         .arg("--output")
@@ -396,6 +401,89 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
         all_rows(&killed, "pg_totals") == expected_totals,
         "upserted rows differ from the uninterrupted run"
     );
+}
+
+#[test]
+fn restoring_the_checkpoint_taken_at_the_end_of_input_writes_nothing_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("events.csv");
+    write_events(&input, 5_000);
+    let url = database("pg_end");
+    create_totals_tables(&url);
+    run_to_end(&mut totals_job(&input, &url, tmp.path()));
+    let (totals, firings) = (all_rows(&url, "pg_totals"), all_rows(&url, "pg_firings"));
+    assert!(!firings.is_empty());
+    // The example keeps 2 checkpoints: the one its sinks asked for at the end of input, and
+    // the final one. Restoring the first replays nothing and commits nothing again.
+    let checkpoints = tmp.path().join("checkpoints");
+    for _ in 0..2 {
+        let mut ids: Vec<u64> = std::fs::read_dir(&checkpoints)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_str()?.strip_prefix("chk-")?.parse().ok())
+            .collect();
+        ids.sort();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        run_to_end(&mut totals_job_restoring(&input, &url, tmp.path(), &ids[0].to_string()));
+        assert!(all_rows(&url, "pg_firings") == firings, "inserted rows changed");
+        assert!(all_rows(&url, "pg_totals") == totals, "upserted rows changed");
+    }
+}
+
+/// A reading, written as is by a keyed running `reduce` (each id is its own key).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Reading {
+    id: i64,
+    sensor: String,
+}
+
+/// Inserts 250 readings through a keyed `reduce` (whose state restores onto any
+/// parallelism), with checkpoints every 100 records in `dir`.
+fn readings_job<'a>(url: &str, dir: &Path, parallelism: usize) -> Job<'a> {
+    let data: Vec<Reading> = (1..=250)
+        .map(|id| Reading {
+            id,
+            sensor: format!("s{}", id % 7),
+        })
+        .collect();
+    let table = PgTable::insert(url, "readings");
+    pipeline! {
+        job { name: "pg-rescale", checkpoint_every_records: 100 }
+        let readings = from_iter(data).key_by(|r| r.id).reduce(|_, b| b);
+        readings.sink(postgres(table));
+    }
+    .with_checkpoint_dir(dir)
+    .with_parallelism(parallelism)
+}
+
+#[test]
+fn a_restore_on_another_parallelism_commits_every_saved_batch_once() {
+    let url = database("pg_rescale");
+    psql(&url, "CREATE TABLE readings (id bigint NOT NULL, sensor text NOT NULL)");
+    let tmp = tempfile::tempdir().unwrap();
+    readings_job(&url, tmp.path(), 2).run().unwrap();
+    let count = || psql(&url, "SELECT count(*), sum(id) FROM readings");
+    assert_eq!(count(), ["250|31375"]);
+    // Checkpoint 3 is the one at the end of input: ids 201 to 250, from both instances.
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*), sum(rows) FROM fuseflow_commits WHERE job = 'pg-rescale' AND checkpoint = 3"
+        ),
+        ["2|50"]
+    );
+    // As if the job had died before committing checkpoint 3: restored on one instance, then
+    // on three, its batches (saved by two instances) are committed once.
+    psql(
+        &url,
+        "DELETE FROM readings WHERE id > 200; DELETE FROM fuseflow_commits WHERE checkpoint = 3",
+    );
+    for parallelism in [1, 3] {
+        readings_job(&url, tmp.path(), parallelism)
+            .with_restore(fuseflow::checkpoint::RestoreFrom::Id(3))
+            .run()
+            .unwrap();
+        assert_eq!(count(), ["250|31375"], "restored at parallelism {parallelism}");
+    }
 }
 
 #[test]

@@ -362,6 +362,21 @@ fn a_missing_table_or_column_fails_the_job_naming_them() {
         err.contains("the upsert key column `key` is not a column of the table"),
         "{err}"
     );
+
+    // An upsert key that is no unique constraint of the table: the server says so.
+    let table = unique("no_key");
+    psql(
+        &url,
+        &format!("CREATE TABLE {table} (id bigint, sensor text, value double precision)"),
+    );
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    let upsert = PgTable::upsert(&url, &table, ["id"]);
+    job.add_source("readings", src, sink::postgres(ty, upsert));
+    let err = job.run().unwrap_err().to_string();
+    assert!(err.contains(&format!("cannot write to table `{table}`")), "{err}");
+    assert!(err.contains("no unique or exclusion constraint"), "{err}");
 }
 
 #[test]

@@ -111,11 +111,15 @@ impl RowSerializer<'_> {
     }
 
     fn leaf(&mut self, value: Option<String>) -> Result<(), RowError> {
-        let column = self.column().to_owned();
+        let column = if self.path.is_empty() {
+            "value"
+        } else {
+            self.path.as_str()
+        };
         match &mut self.names {
-            Names::Learn(names) => names.push(column),
+            Names::Learn(names) => names.push(column.to_owned()),
             Names::Check(names) => match names.get(self.index) {
-                Some(expected) if *expected == column => {}
+                Some(expected) if expected == column => {}
                 Some(expected) => {
                     return Err(RowError(format!(
                         "it has column `{column}` where the first record had `{expected}`"
