@@ -381,6 +381,10 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
             psql(&killed, "TRUNCATE pg_totals, pg_firings");
         }
     }
+    eprintln!(
+        "{kills} kills in {attempts} runs; {restarts_with_commits} killed runs had committed rows; \
+         a whole run takes {full:?}"
+    );
     assert!(
         restarts_with_commits >= 3,
         "only {restarts_with_commits} of {kills} killed runs had committed anything: the kills land too early"

@@ -13,7 +13,7 @@
 
 use super::WriteMode;
 use super::row::Row;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 /// The table that stores which batches are committed (created if missing).
 pub(crate) const COMMITS_TABLE: &str = "fuseflow_commits";
@@ -117,16 +117,15 @@ pub(crate) fn key_positions(key: &[String], columns: &[String]) -> Result<Vec<us
 }
 
 /// The rows an upsert writes: for each key, only its last row (PostgreSQL refuses to update
-/// a row twice in one statement, and the last row is the newest result), in their order.
+/// a row twice in one statement, and the last row is the newest result), in key order, so
+/// that concurrent upserts of overlapping keys lock them in the same order and cannot
+/// deadlock.
 pub(crate) fn last_per_key<'r>(rows: &'r [Row], key: &[usize]) -> Vec<&'r Row> {
-    let mut seen = BTreeSet::new();
-    let mut kept: Vec<&Row> = rows
-        .iter()
-        .rev()
-        .filter(|row| seen.insert(key.iter().map(|&i| &row[i]).collect::<Vec<_>>()))
-        .collect();
-    kept.reverse();
-    kept
+    let mut last = BTreeMap::new();
+    for row in rows {
+        last.insert(key.iter().map(|&i| &row[i]).collect::<Vec<_>>(), row);
+    }
+    last.into_values().collect()
 }
 
 #[cfg(test)]
@@ -191,10 +190,10 @@ mod tests {
     }
 
     #[test]
-    fn an_upsert_keeps_the_last_row_of_each_key_in_order() {
+    fn an_upsert_keeps_the_last_row_of_each_key_in_key_order() {
         let row = |k: &str, v: &str| vec![Some(k.to_owned()), Some(v.to_owned())];
-        let rows = vec![row("a", "1"), row("b", "1"), row("a", "2"), row("c", "1")];
+        let rows = vec![row("c", "1"), row("a", "1"), row("b", "1"), row("a", "2")];
         let kept: Vec<&Row> = last_per_key(&rows, &[0]);
-        assert_eq!(kept, [&row("b", "1"), &row("a", "2"), &row("c", "1")]);
+        assert_eq!(kept, [&row("a", "2"), &row("b", "1"), &row("c", "1")]);
     }
 }
