@@ -24,7 +24,7 @@ mod flatten;
 mod fold;
 mod for_each;
 mod json_lines;
-mod postgres;
+pub mod postgres;
 mod stdout;
 
 pub use self::csv::{CsvSink, csv};

@@ -50,8 +50,9 @@
 //!    were never committed (nothing commits before its checkpoint completes) and are
 //!    produced again by the replay.
 //! 4. At the end of input the sink asks for one more checkpoint after the final watermark
-//!    ([`Coordinator::request_checkpoint_at_end`]), so its last rows too are in a snapshot
-//!    before they are committed; the final checkpoint has nothing left for it.
+//!    ([`Coordinator::request_checkpoint_at_end`](crate::checkpoint::Coordinator::request_checkpoint_at_end)),
+//!    so its last rows too are in a snapshot before they are committed; the final
+//!    checkpoint has nothing left for it.
 //!
 //! So each row reaches the table exactly once (for an insert) and every upsert is applied in
 //! order, whatever moment the process dies at. The identity of a batch is the job's name,
