@@ -321,6 +321,19 @@ fn an_unreachable_server_fails_the_job_naming_host_and_port() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert!(started.elapsed() >= Duration::from_millis(300), "it retried: {err}");
 
+    // A server that answers with an error is not retried.
+    let url = server();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    let table = PgTable::insert(format!("{base}/no_such_db"), "readings").connect_timeout(Duration::from_secs(30));
+    job.add_source("readings", src, sink::postgres(ty, table));
+    let started = Instant::now();
+    let err = job.run().unwrap_err().to_string();
+    assert!(err.contains("database \"no_such_db\" does not exist"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
     let err = {
         let src = source::from_iter(readings(3));
         let ty = src.ty();
@@ -340,7 +353,11 @@ fn a_missing_table_or_column_fails_the_job_naming_them() {
     let mut job = Job::new(JobSpec::default());
     job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&url, &missing)));
     let err = job.run().unwrap_err().to_string();
-    assert!(err.contains(&format!("there is no table `{missing}`")), "{err}");
+    assert!(
+        err.contains(&format!("cannot write table `{missing}` at 127.0.0.1:"))
+            && err.contains("there is no such table"),
+        "{err}"
+    );
 
     let table = unique("narrow");
     psql(&url, &format!("CREATE TABLE {table} (id bigint, sensor text)"));

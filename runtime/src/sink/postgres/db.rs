@@ -184,7 +184,7 @@ impl Db {
             .block_on(self.client.query(TABLE_COLUMNS, &[&quoted]))
             .map_err(|e| describe(&e))?;
         if rows.is_empty() {
-            return Err(format!("there is no table `{name}` in {}", self.target));
+            return Err("there is no such table".into());
         }
         Ok(TableInfo {
             name: name.to_owned(),
