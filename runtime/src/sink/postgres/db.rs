@@ -227,7 +227,7 @@ impl Db {
     /// Commits `batches` in one transaction: first forgets the commits of a replaced
     /// history (if `forget`), then, batch by batch, claims the batch in the commits table
     /// and writes its rows, unless the claim finds the batch committed already. Returns,
-    /// per batch, whether it was written now.
+    /// per batch, whether it was written now, and how many commits were forgotten.
     pub(crate) fn commit(
         &mut self,
         job: &str,
@@ -235,15 +235,17 @@ impl Db {
         forget: Option<&Forget>,
         batches: &[Planned<'_>],
         chunk: usize,
-    ) -> Result<Vec<bool>, String> {
+    ) -> Result<(Vec<bool>, u64), String> {
         self.reconnect_if_closed()?;
         let client = &mut self.client;
         self.rt
             .block_on(async {
                 let tx = client.transaction().await?;
+                let mut forgotten = 0;
                 if let Some(f) = forget {
                     let (subtasks, subtask, after) = (f.subtasks as i32, f.subtask as i32, f.after as i64);
-                    tx.execute(FORGET_LATER, &[&job, &sink, &subtasks, &subtask, &after])
+                    forgotten = tx
+                        .execute(FORGET_LATER, &[&job, &sink, &subtasks, &subtask, &after])
                         .await?;
                 }
                 let mut written = Vec::with_capacity(batches.len());
@@ -261,7 +263,7 @@ impl Db {
                     written.push(true);
                 }
                 tx.commit().await?;
-                Ok(written)
+                Ok((written, forgotten))
             })
             .map_err(|e: tokio_postgres::Error| describe(&e))
     }

@@ -60,7 +60,7 @@ impl Db {
         _forget: Option<&Forget>,
         _batches: &[Planned<'_>],
         _chunk: usize,
-    ) -> Result<Vec<bool>, String> {
+    ) -> Result<(Vec<bool>, u64), String> {
         match *self {}
     }
 }

@@ -346,15 +346,25 @@ impl Writer {
         }
         let chunk = self.batch_size;
         let (job, table_sink) = (self.job.clone(), self.sink.clone());
-        let written = self
+        let (written, forgotten) = self
             .db
             .commit(&job, &table_sink, forget.as_ref(), &planned, chunk)
             .map_err(|e| {
                 let ids: Vec<String> = batches.iter().map(|b| b.id.unwrap_or(0).to_string()).collect();
                 self.error(&format!("cannot commit checkpoint {} to", ids.join(", ")), e)
             })?;
-        if forget.is_some() {
+        if let Some(f) = &forget {
             self.forget = None;
+            if forgotten > 0 && f.after > 0 {
+                let warning = format!(
+                    "postgres sink `{}`: this run restored checkpoint {}, but {forgotten} later commit(s) of the \
+                     run it replaces wrote rows into table `{}`: they stay, and rows this run writes again may \
+                     duplicate them (restore the newest checkpoint to avoid this)",
+                    self.sink, f.after, self.table.name
+                );
+                tracing::warn!("{warning}");
+                eprintln!("warning: {warning}");
+            }
         }
         let n = written.iter().filter(|w| **w).count();
         Ok((n, written.len() - n))
