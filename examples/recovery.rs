@@ -1,7 +1,8 @@
 //! A windowed job that takes checkpoints and survives being killed: per-user sums of
 //! amounts in 10-second event-time windows over out-of-order events, with late events to a
-//! side output, and per-user spending streaks kept in keyed state (a keyed `process` whose
-//! state lives in the job's state backend: `--state-backend rocksdb` puts it on disk). Run it, kill it (even with SIGKILL), and run it again with `--restore latest`:
+//! side output, and per-user spending streaks kept in keyed state (a keyed `process`). The
+//! state of both lives in the job's state backend: `--state-backend rocksdb` puts it on disk.
+//! Run it, kill it (even with SIGKILL), and run it again with `--restore latest`:
 //! the committed output (the `part-*` files) is exactly that of a run that was never killed.
 //!
 //! ```bash

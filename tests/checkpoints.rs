@@ -404,3 +404,86 @@ fn state_named_with_uid_restores_into_a_changed_pipeline() {
     assert!(err.contains("fold_"), "{err}");
     assert!(!err.contains("sums-per-key") && !err.contains("event-time"), "{err}");
 }
+
+/// Event-time windows and a keyed `reduce` over their results, checkpointing every 200
+/// records; the sink adds up every running value.
+fn window_reduce_job<'a>(seen: &fuseflow::Folded<u64>) -> Job<'a> {
+    pipeline! {
+        job { name: "running", checkpoint_every_records: 200, checkpoints_retained: 100 }
+        let values = generate(3_000, |i: u64| (i % 13, i));
+        let sums = values
+            .timestamps(|v| v.1 as i64)
+            .watermarks(monotonous())
+            .key_by(|v| v.0)
+            .window(tumbling(100ms))
+            .drop_late_data()
+            .sum(|v| v.1);
+        let running = sums.key_by(|r| r.key).reduce(|a, b| WindowResult { value: a.value + b.value, ..b });
+        running.sink(fold(seen, 0u64, |acc: &mut u64, r: WindowResult<u64, u64>| *acc += r.value));
+    }
+}
+
+/// The same job without checkpoints, with its state in RocksDB by the job's settings.
+fn window_reduce_job_on_rocksdb<'a>(seen: &fuseflow::Folded<u64>) -> Job<'a> {
+    pipeline! {
+        job { name: "running", state_backend: rocksdb }
+        let values = generate(3_000, |i: u64| (i % 13, i));
+        let sums = values
+            .timestamps(|v| v.1 as i64)
+            .watermarks(monotonous())
+            .key_by(|v| v.0)
+            .window(tumbling(100ms))
+            .drop_late_data()
+            .sum(|v| v.1);
+        let running = sums.key_by(|r| r.key).reduce(|a, b| WindowResult { value: a.value + b.value, ..b });
+        running.sink(fold(seen, 0u64, |acc: &mut u64, r: WindowResult<u64, u64>| *acc += r.value));
+    }
+}
+
+#[test]
+fn window_and_reduce_state_restores_from_either_backend_onto_either_backend() {
+    use fuseflow::state::StateBackendKind::{Memory, RocksDb};
+    let expected = {
+        let seen = fuseflow::Folded::new();
+        let tmp = tempfile::tempdir().unwrap();
+        window_reduce_job(&seen).with_checkpoint_dir(tmp.path()).run().unwrap();
+        seen.take().iter().sum::<u64>()
+    };
+    let on_disk = fuseflow::Folded::new();
+    let tmp = tempfile::tempdir().unwrap();
+    window_reduce_job_on_rocksdb(&on_disk)
+        .with_parallelism(2)
+        .with_state_backend(RocksDb, Some(tmp.path().to_owned()))
+        .run()
+        .unwrap();
+    assert_eq!(on_disk.take().iter().sum::<u64>(), expected, "state_backend: rocksdb");
+    for from in [Memory, RocksDb] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ckpt, state_dir) = (tmp.path().join("ckpt"), Some(tmp.path().join("state")));
+        let seen = fuseflow::Folded::new();
+        window_reduce_job(&seen)
+            .with_parallelism(2)
+            .with_state_backend(from, state_dir.clone())
+            .with_checkpoint_dir(&ckpt)
+            .run()
+            .unwrap();
+        assert_eq!(seen.take().iter().sum::<u64>(), expected, "{from:?}");
+        for to in [Memory, RocksDb] {
+            for id in [2, 7, 11] {
+                let seen = fuseflow::Folded::new();
+                window_reduce_job(&seen)
+                    .with_parallelism(2)
+                    .with_state_backend(to, state_dir.clone())
+                    .with_checkpoint_dir(&ckpt)
+                    .with_restore(RestoreFrom::Id(id))
+                    .run()
+                    .unwrap();
+                assert_eq!(
+                    seen.take().iter().sum::<u64>(),
+                    expected,
+                    "checkpoint {id} taken on {from:?}, restored on {to:?}"
+                );
+            }
+        }
+    }
+}

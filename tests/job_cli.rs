@@ -146,6 +146,40 @@ fn overrides_naming_nothing_list_the_names() {
     assert!(!Path::new("x.csv").exists());
 }
 
+/// `clicks` takes no checkpoints and names no state backend: its window was compiled without
+/// serde bounds and keeps its heap tables on `--state-backend rocksdb`, and says so once
+/// (instance 0) instead of ignoring the flag silently.
+#[test]
+fn a_window_that_cannot_use_the_state_backend_flag_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out").display().to_string();
+    let state_dir = dir.path().join("state").display().to_string();
+    let run = |backend: &str| {
+        let args = [
+            "examples/data/clicks.csv",
+            &out_dir,
+            "--parallelism",
+            "2",
+            "--state-backend",
+            backend,
+        ];
+        clicks(&[&args[..], &["--state-dir", &state_dir]].concat())
+    };
+    let out = run("rocksdb");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("the event-time window keeps its state in memory")
+            && warnings[0].contains("state_backend: rocksdb"),
+        "{stderr}"
+    );
+    let out = run("memory");
+    assert!(out.status.success());
+    assert!(!text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn quiet_prints_no_summary_and_no_progress_without_a_terminal() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,8 +4,9 @@
 //! with `--restore latest` each time; its committed output (the published `part-*` files)
 //! must equal that of a run that was never killed: nothing lost, nothing duplicated. It runs
 //! once per state backend (in memory, and RocksDB, which `cargo test --workspace` builds in).
-//! The keyed state is in RocksDB with `--state-backend rocksdb`; the windows keep theirs in
-//! memory on both (see issue 4's notes).
+//! With `--state-backend rocksdb` the keyed `process` state and the windows' accumulators are
+//! in RocksDB (the job takes checkpoints, so its windows are wrapped by `checkpointed`, which
+//! moves their state into the job's backend; see docs/rocksdb.md).
 
 mod common;
 

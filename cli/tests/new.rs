@@ -55,7 +55,10 @@ fn a_new_project_renders_the_template_and_passes_its_own_test() {
     let manifest = read(project.join("Cargo.toml"));
     assert!(manifest.contains("name = \"my-job\""), "{manifest}");
     assert!(
-        manifest.contains(&format!("fuseflow = {{ path = '{}' }}", repo.display())),
+        manifest.contains(&format!(
+            "fuseflow = {{ path = '{}', features = [\"mimalloc\"] }}",
+            repo.display()
+        )),
         "{manifest}"
     );
     assert!(read(project.join("src/main.rs")).contains("fuseflow::main(my_job::job())"));
@@ -129,7 +132,10 @@ fn without_fuseflow_path_the_project_depends_on_crates_io() {
     let out = fuseflow(&["new", "orders", "--path", tmp.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let manifest = read(tmp.path().join("orders/Cargo.toml"));
-    assert!(manifest.contains("\nfuseflow = \"0.1\"\n"), "{manifest}");
+    assert!(
+        manifest.contains("\nfuseflow = { version = \"0.1\", features = [\"mimalloc\"] }\n"),
+        "{manifest}"
+    );
 }
 
 #[test]

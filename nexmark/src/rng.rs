@@ -3,7 +3,8 @@
 //! `java.util.Random` with the event id. So an event depends only on the seed, the
 //! configuration and its own number: any worker can generate any event.
 //!
-//! Random strings are lowercase ASCII letters, four per 64-bit draw.
+//! Random strings are lowercase ASCII letters, eight per 64-bit draw (`extra`) or four
+//! (`nextString`, with its special character).
 
 /// A wyrand generator.
 #[derive(Debug, Clone)]
@@ -66,22 +67,31 @@ impl Rng {
         }
     }
 
-    /// `len` random lowercase letters, each `(bits × 26) >> 16` of its own 16 random bits
-    /// (four per draw). The draws and the conversion are separate loops over blocks of 32
-    /// letters, so the conversion compiles to vector multiplies (8 letters at a time).
+    /// `len` random lowercase letters: the base-26 digits of random numbers, as the
+    /// reference's `nextExtra`/`nextExactString` takes them (`rnd % 26`, then `rnd /= 26`,
+    /// six letters per 31-bit draw), here two per 16 random bits, most significant digit
+    /// first: `x × 26` holds the first letter above bit 16 and, below it, an even number
+    /// that is uniform over the even numbers, whose `× 26` gives the second letter. No
+    /// letter is more than 0.1% likelier than another. The draws and the digit loops are
+    /// separate loops over blocks of 32 letters (16 lanes: the first digits, then the
+    /// second), so the digits compile to 16-bit vector multiplies.
     pub(crate) fn letters(&mut self, len: usize) -> String {
-        const BLOCK: usize = 32;
+        const LANES: usize = 16;
+        const BLOCK: usize = 2 * LANES;
         // Whole blocks only, whatever `len`: fixed-size loops and copies compile to vector
         // code with no call; the letters past `len` are cut off at the end.
         let mut bytes = Vec::with_capacity(len.next_multiple_of(BLOCK));
-        let mut lanes = [0u16; BLOCK];
+        let mut lanes = [0u16; LANES];
         let mut block = [0u8; BLOCK];
         let mut left = len;
         while left > 0 {
             let n = left.min(BLOCK);
-            self.lanes(&mut lanes[..n.div_ceil(4) * 4]);
-            for (b, &lane) in block.iter_mut().zip(&lanes) {
-                *b = b'a' + ((u32::from(lane) * 26) >> 16) as u8;
+            self.lanes(&mut lanes[..n.div_ceil(2).next_multiple_of(4)]);
+            let (first, second) = block.split_at_mut(LANES);
+            for ((a, b), &x) in first.iter_mut().zip(second.iter_mut()).zip(&lanes) {
+                let t = u32::from(x) * 26;
+                *a = b'a' + (t >> 16) as u8;
+                *b = b'a' + (((t & 0xffff) * 26) >> 16) as u8;
             }
             bytes.extend_from_slice(&block);
             left -= n;

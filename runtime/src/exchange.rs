@@ -212,7 +212,8 @@ impl<'a> Env<'a> {
     }
 }
 
-/// Feeds one worker's chain from its channel until every producer has ended (or gone).
+/// Feeds one worker's chain from its channel until every producer has ended, then ends the
+/// chain; returns without ending it when the producers are gone without ending (failed).
 ///
 /// Checkpoint barriers are *aligned*: once a producer's barrier has arrived, that producer's
 /// later messages wait in a queue until every producer's barrier has arrived; then the
@@ -235,7 +236,12 @@ fn drain<R, C: Collector<R>>(
         arrived: 0,
     };
     while input.ended < producers {
-        let Ok(mut batch) = rx.recv() else { break };
+        let Ok(mut batch) = rx.recv() else {
+            // Every producer is gone without ending its input: an upstream task failed. The
+            // input was cut off, not ended, so the chain does not end (its sinks deliver
+            // nothing); the job reports the upstream failure.
+            return;
+        };
         for message in batch.messages.drain(..) {
             input.handle(batch.from, message, chain, ctx);
         }

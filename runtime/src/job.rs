@@ -187,6 +187,27 @@ struct Shared {
     checkpoints: Option<Arc<Coordinator>>,
     failed: std::sync::atomic::AtomicBool,
     state_backend: StateBackendConfig,
+    outcome: AttemptOutcome,
+}
+
+/// Whether one attempt at running a job failed, known once the attempt has ended.
+///
+/// Sinks that hand results to the caller (`collect`, `fold`) tag what they deliver with
+/// their attempt's outcome and their handles drop what a failed attempt delivered. A task
+/// cannot decide that itself when it ends: a worker whose input ends because an upstream task
+/// panicked may end before the panic is recorded. The job decides after every task stopped.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptOutcome(Arc<std::sync::atomic::AtomicBool>);
+
+impl AttemptOutcome {
+    /// Whether the attempt failed (false while it runs, and for contexts outside a job).
+    pub fn failed(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set_failed(&self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// What every operator of a running job may reach: counters, the dead-letter output, the
@@ -220,6 +241,7 @@ impl TaskContext {
                 checkpoints,
                 failed: Default::default(),
                 state_backend,
+                outcome: AttemptOutcome::default(),
             }),
             subtask: 0,
             subtasks: 1,
@@ -228,13 +250,19 @@ impl TaskContext {
 
     /// A context for driving operators outside a job (tests, docs): dead letters to stderr.
     pub fn detached() -> Self {
+        TaskContext::detached_on(StateBackendConfig::Heap)
+    }
+
+    /// [`detached`](Self::detached), with `state_backend` as the job's state backend (128 key
+    /// groups).
+    pub fn detached_on(state_backend: StateBackendConfig) -> Self {
         TaskContext::new(
             DeadLetterOutput::Stderr,
             Arc::default(),
             BTreeMap::new(),
             128,
             None,
-            StateBackendConfig::Heap,
+            state_backend,
         )
     }
 
@@ -360,6 +388,11 @@ impl TaskContext {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
+    /// The outcome of the job attempt this context belongs to (see [`AttemptOutcome`]).
+    pub fn outcome(&self) -> AttemptOutcome {
+        self.shared.outcome.clone()
+    }
+
     fn take_errors(&self) -> Vec<JobError> {
         std::mem::take(&mut *self.shared.errors.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -413,6 +446,8 @@ pub struct Job<'a> {
     stray_checkpoint_dir: Option<std::path::PathBuf>,
     /// Wires the whole job again for each attempt, if it can be restarted.
     rewire: Option<Rewire<'a>>,
+    /// A state backend given as a configuration, instead of the spec's kind.
+    state_backend_config: Option<StateBackendConfig>,
 }
 
 /// Wires a whole restartable job, once per attempt.
@@ -429,6 +464,7 @@ impl<'a> Job<'a> {
             restore: None,
             stray_checkpoint_dir: None,
             rewire: None,
+            state_backend_config: None,
         }
     }
 
@@ -443,6 +479,7 @@ impl<'a> Job<'a> {
             restore: None,
             stray_checkpoint_dir: None,
             rewire: None,
+            state_backend_config: None,
         }
     }
 
@@ -506,6 +543,14 @@ impl<'a> Job<'a> {
         if dir.is_some() {
             self.spec.state_dir = dir;
         }
+        self
+    }
+
+    /// Keeps keyed state on the path `config` names (e.g.
+    /// [`StateBackendConfig::in_memory_bytes`], or RocksDB with options), instead of the job
+    /// settings' or [`with_state_backend`](Self::with_state_backend)'s choice: tests, tools.
+    pub fn with_state_backend_config(mut self, config: StateBackendConfig) -> Self {
+        self.state_backend_config = Some(config);
         self
     }
 
@@ -685,11 +730,14 @@ impl<'a> Job<'a> {
         }
         let dead = DeadLetterOutput::open(&self.spec.dead_letter).map_err(Failure::BeforeStart)?;
         let state_dir = self.spec.state_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let state_backend = self
-            .spec
-            .state_backend
-            .config(&state_dir)
-            .map_err(|e| Failure::BeforeStart(JobError::Other(e)))?;
+        let state_backend = match &self.state_backend_config {
+            Some(config) => config.clone(),
+            None => self
+                .spec
+                .state_backend
+                .config(&state_dir)
+                .map_err(|e| Failure::BeforeStart(JobError::Other(e)))?,
+        };
         let ctx = TaskContext::new(
             dead,
             Arc::clone(counters),
@@ -761,6 +809,7 @@ impl<'a> Job<'a> {
             .ok();
         let mut errors = ctx.take_errors();
         if !errors.is_empty() {
+            ctx.shared.outcome.set_failed();
             let e = errors.swap_remove(0);
             return Err(if ran {
                 Failure::Running(e)
@@ -768,8 +817,11 @@ impl<'a> Job<'a> {
                 Failure::BeforeStart(e)
             });
         }
-        if let Some(c) = &coordinator {
-            c.finish().map_err(Failure::Running)?;
+        if let Some(c) = &coordinator
+            && let Err(e) = c.finish()
+        {
+            ctx.shared.outcome.set_failed();
+            return Err(Failure::Running(e));
         }
         let c = ctx.counters();
         Ok(JobSummary {
@@ -842,5 +894,36 @@ impl std::fmt::Display for JobSummary {
             1 => write!(f, " after 1 restart"),
             n => write!(f, " after {n} restarts"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{self, Collected, Folded};
+
+    #[test]
+    fn results_delivered_by_an_attempt_that_failed_are_dropped_however_late_it_failed() {
+        let ctx = TaskContext::detached();
+        let collected = Collected::new();
+        let folded = Folded::new();
+        let mut c = sink::collect(crate::Ty::of(), &collected);
+        let mut f = sink::fold(crate::Ty::of(), &folded, 0u64, |acc: &mut u64, x: u64| *acc += x);
+        c.open(&ctx).unwrap();
+        f.open(&ctx).unwrap();
+        for x in [1u64, 2, 3] {
+            c.record(x, 0);
+            f.record(x, 0);
+        }
+        // The sinks end before the job knows the attempt failed (an upstream panic that
+        // is recorded after the workers' inputs were cut off).
+        assert!(!ctx.failed());
+        c.end();
+        f.end();
+        assert_eq!(collected.len(), 3);
+        ctx.shared.outcome.set_failed();
+        assert_eq!(collected.len(), 0);
+        assert!(collected.take().is_empty());
+        assert!(folded.take().is_empty());
     }
 }

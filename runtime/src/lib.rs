@@ -34,7 +34,7 @@ pub mod window;
 pub use collector::{Collector, Discard, MAX_WATERMARK, MIN_WATERMARK, NO_TIMESTAMP, Tee, Timestamp, Ty};
 pub use dead_letter::{DeadLetter, DeadLetterTarget};
 pub use exchange::{Env, clone_for_worker};
-pub use job::{Counters, Job, JobError, JobSpec, JobSummary, TaskContext};
+pub use job::{AttemptOutcome, Counters, Job, JobError, JobSpec, JobSummary, TaskContext};
 pub use sink::Collected;
 pub use source::Source;
 pub use window::{AggregateFunction, WindowResult};

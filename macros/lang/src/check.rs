@@ -255,8 +255,8 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
                 ),
             },
             "state_backend" => match &setting.value {
-                Expr::Path(p) if p.path.is_ident("memory") => s.rocksdb = false,
-                Expr::Path(p) if p.path.is_ident("rocksdb") => s.rocksdb = true,
+                Expr::Path(p) if p.path.is_ident("memory") => (s.rocksdb, s.state_backend_set) = (false, true),
+                Expr::Path(p) if p.path.is_ident("rocksdb") => (s.rocksdb, s.state_backend_set) = (true, true),
                 _ => errors.push(
                     vspan,
                     "`state_backend` takes `memory` (the default) or `rocksdb` (state on disk, larger than memory)",

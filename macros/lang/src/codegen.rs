@@ -259,23 +259,28 @@ fn operator_name(graph: &Graph, id: NodeId) -> String {
 
 /// The stable id under which a stateful operator saves its state, when the job takes
 /// checkpoints (`None` for stateless operators, or without checkpoints). It is the operator's
-/// kind and position in the pipeline, e.g. `window_5`.
+/// kind and position in the pipeline, e.g. `window_5`, or its `.uid(..)`.
+///
+/// A job with a `state_backend` setting (`memory` or `rocksdb`) wraps its windows and keyed
+/// `reduce` too, even without checkpoints: the wrapper is what moves their state into the
+/// job's state backend when it is a byte backend (it brings the serde bounds that needs),
+/// and names it there.
 fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
-    if !graph.settings.checkpoints() {
-        return None;
-    }
-    if let Some(uid) = &graph.nodes[id].uid {
-        return Some(uid.clone());
-    }
+    let checkpoints = graph.settings.checkpoints();
+    let backend_ready = checkpoints || graph.settings.state_backend_set;
     let kind = match &graph.nodes[id].kind {
+        NodeKind::KeyedReduce(_) if backend_ready => "reduce",
+        NodeKind::Window(_) if backend_ready => "window",
+        _ if !checkpoints => return None,
         NodeKind::Watermarks(_) => "watermarks",
-        NodeKind::KeyedReduce(_) => "reduce",
         NodeKind::KeyedProcess(_) => "process",
-        NodeKind::Window(_) => "window",
         NodeKind::Sink { kind, .. } if kind == "fold" => "fold",
         NodeKind::Sink { kind, .. } if kind == "postgres" => "postgres",
         _ => return None,
     };
+    if let Some(uid) = &graph.nodes[id].uid {
+        return Some(uid.clone());
+    }
     Some(format!("{kind}_{id}"))
 }
 

@@ -33,6 +33,9 @@ pub struct JobSettings {
     pub restart: Restart,
     /// `state_backend: rocksdb` (else memory).
     pub rocksdb: bool,
+    /// The job names its state backend (`state_backend: memory` or `rocksdb`): its windows and
+    /// keyed `reduce` are then ready for a byte backend (`--state-backend` can move them).
+    pub state_backend_set: bool,
     /// `state_dir: "path"`.
     pub state_dir: Option<String>,
 }
@@ -81,6 +84,7 @@ impl Default for JobSettings {
             checkpoints_retained: 3,
             restart: Restart::None,
             rocksdb: false,
+            state_backend_set: false,
             state_dir: None,
         }
     }

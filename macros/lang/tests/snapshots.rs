@@ -162,3 +162,25 @@ fn rebalance_and_two_exchanges() {
         },
     );
 }
+
+/// A job with `state_backend: rocksdb` and no checkpoints wraps its window and keyed `reduce`
+/// in `checkpointed`, which moves their state into the backend (and brings the serde bounds).
+#[test]
+fn rocksdb_state_without_checkpoints() {
+    snapshot(
+        "rocksdb_state",
+        quote! {
+            job { name: "on_disk", state_backend: rocksdb }
+            let values = generate(1_000, |i: u64| (i % 7, i));
+            let sums = values
+                .timestamps(|v| v.1 as i64)
+                .watermarks(monotonous())
+                .key_by(|v| v.0)
+                .window(tumbling(1s))
+                .drop_late_data()
+                .sum(|v| v.1);
+            let running = sums.key_by(|r| r.key).reduce(|a, b| WindowResult { value: a.value + b.value, ..b });
+            running.sink(stdout());
+        },
+    );
+}

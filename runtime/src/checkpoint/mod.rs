@@ -43,8 +43,8 @@ pub use coordinator::{CheckpointListener, Coordinator};
 pub use manifest::{Manifest, OperatorState, StateFile};
 pub(crate) use parts::PartWriter;
 pub use source::SourceCheckpoints;
-pub(crate) use stateful::own_part;
 pub use stateful::{Checkpointed, Parts, Stateful, checkpointed, decode, encode, key_group_of};
+pub(crate) use stateful::{own_part, warn_heap_state};
 
 use std::path::PathBuf;
 use std::time::Duration;

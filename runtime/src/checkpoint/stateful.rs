@@ -1,13 +1,19 @@
 //! How an operator takes part in checkpoints: the [`Stateful`] trait it implements, and the
-//! [`Checkpointed`] wrapper that `pipeline!` puts around it when the job takes checkpoints.
+//! [`Checkpointed`] wrapper that `pipeline!` puts around it when the job takes checkpoints (or
+//! names its state backend).
 //!
 //! The wrapper is what keeps checkpoints free for jobs that do not take them: only a job with
-//! checkpoint settings wraps its stateful operators, and only there must their state types be
-//! serializable (`serde`), as Flink requires of state types. At a barrier the wrapper asks the
-//! operator for its snapshot and writes it into the checkpoint; when the job restores, it
-//! hands the operator the snapshots of every instance of the checkpointed job, and a keyed
-//! operator keeps the keys whose key group this instance owns, so a job can restore on
-//! another parallelism (Flink's key-group rescaling).
+//! checkpoint settings (or a `state_backend` setting) wraps its stateful operators, and only
+//! there must their state types be serializable (`serde`), as Flink requires of state types.
+//! For the same reason the wrapper is what moves the state of the windows and of keyed
+//! `reduce` into the job's state backend ([`Stateful::use_state_backend`]): an operator that
+//! is not wrapped keeps its state in its own heap tables, and says so on stderr if the job
+//! was started on a byte backend (`--state-backend rocksdb`).
+//!
+//! At a barrier the wrapper asks the operator for its snapshot and writes it into the
+//! checkpoint; when the job restores, it hands the operator the snapshots of every instance of
+//! the checkpointed job, and a keyed operator keeps the keys whose key group this instance
+//! owns, so a job can restore on another parallelism (Flink's key-group rescaling).
 
 use super::Barrier;
 use crate::{Collector, JobError, TaskContext, Timestamp};
@@ -25,13 +31,29 @@ pub trait Stateful {
     /// whose schema for this operator differs is refused.
     fn schema(&self) -> String;
 
-    /// The operator's state, encoded (see [`encode`]).
-    fn snapshot(&self) -> Result<Vec<u8>, JobError>;
+    /// The operator's state, encoded (see [`encode`]). Takes `&mut self` because an
+    /// operator whose state is in a state backend reads it through the backend.
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError>;
 
     /// Restores from the snapshots of every instance of the operator in the checkpoint,
     /// `(subtask, bytes)`; keyed operators keep the keys of the key groups `ctx` owns
     /// ([`TaskContext::owns_key`]).
     fn restore(&mut self, parts: Parts, ctx: &TaskContext) -> Result<(), JobError>;
+
+    /// Moves the operator's state into the job's state backend ([`TaskContext::state_backend`])
+    /// if that is a byte-level backend (RocksDB, or
+    /// [`StateBackendConfig::in_memory_bytes`](crate::state::StateBackendConfig::in_memory_bytes))
+    /// and the operator keeps its state in tables of its own otherwise (the windows and keyed
+    /// `reduce`). `operator` is the stable id the state is saved under.
+    ///
+    /// [`Checkpointed`] calls it before the operator's `open`, so an operator can tell that
+    /// its state types are serializable (this trait's bounds) and that it may leave its heap
+    /// tables. The default keeps the state where it is (operators whose state is not keyed,
+    /// and keyed `process`, which always uses the job's backend).
+    fn use_state_backend(&mut self, ctx: &TaskContext, operator: &'static str) -> Result<(), JobError> {
+        let _ = (ctx, operator);
+        Ok(())
+    }
 }
 
 /// Encodes a snapshot with postcard.
@@ -78,6 +100,9 @@ impl<C> Checkpointed<C> {
 
 impl<T, C: Collector<T> + Stateful> Collector<T> for Checkpointed<C> {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        self.inner
+            .use_state_backend(ctx, self.operator)
+            .map_err(|e| JobError::Other(format!("operator `{}`: {e}", self.operator)))?;
         self.inner.open(ctx)?;
         if let Some(cp) = ctx.checkpoints()
             && let Some(parts) = cp.restored_state(self.operator, &self.inner.schema())?
@@ -120,6 +145,22 @@ impl<T, C: Collector<T> + Stateful> Collector<T> for Checkpointed<C> {
 
     fn end(&mut self) {
         self.inner.end();
+    }
+}
+
+/// Says on stderr (once per operator, from instance 0) that an operator keeps its state in
+/// its own heap tables although the job runs on a byte-level state backend: what an operator
+/// that can use the backend does when it was not wrapped by [`checkpointed`] (a job without
+/// checkpoints and without a `state_backend` setting, started with `--state-backend
+/// rocksdb`), so the flag is never silently ignored.
+pub(crate) fn warn_heap_state(ctx: &TaskContext, what: &str) {
+    if ctx.subtask() == 0 && matches!(ctx.state_backend(), crate::state::StateBackendConfig::Backend(_)) {
+        tracing::warn!("{what} keeps its state in memory, not in the job's state backend");
+        eprintln!(
+            "warning: the {what} keeps its state in memory, not in the job's state backend: a job \
+             without checkpoints keeps window and reduce state in the state backend only when its \
+             settings say `state_backend: rocksdb` (see docs/rocksdb.md)"
+        );
     }
 }
 

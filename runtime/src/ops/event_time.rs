@@ -140,7 +140,7 @@ impl<D> Stateful for Watermarks<D> {
         format!("watermarks bound={}ms", self.bound)
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
         encode(&(self.max_ts, self.current))
     }
 

@@ -392,7 +392,7 @@ where
         )
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
         let mut entries: Vec<Entry> = Vec::new();
         if let Some(store) = &self.store {
             let now = if store.has_ttl() { (self.spec.clock)() } else { 0 };

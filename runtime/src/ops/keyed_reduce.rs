@@ -3,9 +3,14 @@
 //! one), is stored, and is emitted with the record's timestamp.
 //!
 //! State is one value per key, in a hash map with a fixed-seed hasher; it lives as long as the
-//! job (there are no windows to clean it up). Control messages pass through.
+//! job (there are no windows to clean it up). When the job runs on a byte-level state backend
+//! (RocksDB) and the operator is wrapped by [`checkpointed`](crate::checkpoint::checkpointed)
+//! (a job with checkpoints or a `state_backend` setting), the values are in that backend
+//! instead, one per key (Flink's `VoidNamespace`), see [`Stateful::use_state_backend`].
+//! Control messages pass through.
 
-use crate::checkpoint::{Stateful, decode, encode};
+use crate::checkpoint::{Stateful, decode, encode, key_group_of, warn_heap_state};
+use crate::state::{NamespacedValues, StateBackendConfig, StateKey, namespaced_values};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use foldhash::fast::FixedState;
 use serde::Serialize;
@@ -16,12 +21,38 @@ use std::hash::Hash;
 
 /// The keyed running `reduce` operator over `(K, T)`; `D` is the successor once the chain is
 /// built.
-#[derive(Clone)]
 pub struct KeyedReduce<K, T, F, D = ()> {
     f: F,
-    /// The running value per key; `None` only while `f` runs.
+    /// The running value per key; `None` only while `f` runs (the heap path).
     state: HashMap<K, Option<T>, FixedState>,
+    /// The running values when they are in a state backend (then `state` stays empty).
+    backend: Option<InBackend<K, T>>,
+    /// [`Stateful::use_state_backend`] was called: the operator knows where its state goes.
+    backend_checked: bool,
     next: D,
+}
+
+/// The running values in a state backend, and the number of key groups.
+struct InBackend<K, T> {
+    values: Box<dyn NamespacedValues<K, T>>,
+    max_parallelism: usize,
+}
+
+/// The namespace of the running values in a state backend (there are no windows).
+const NO_NAMESPACE: i64 = 0;
+
+/// Clones the function, the heap state and the successor; the state backend is opened by
+/// each instance itself (a clone of an opened operator starts on the heap).
+impl<K: Clone, T: Clone, F: Clone, D: Clone> Clone for KeyedReduce<K, T, F, D> {
+    fn clone(&self) -> Self {
+        KeyedReduce {
+            f: self.f.clone(),
+            state: self.state.clone(),
+            backend: None,
+            backend_checked: false,
+            next: self.next.clone(),
+        }
+    }
 }
 
 /// Types `f(accumulated, record)` against the keyed input's record type `T`; the output is
@@ -36,6 +67,8 @@ where
         KeyedReduce {
             f,
             state: HashMap::with_hasher(FixedState::with_seed(0x5eed_f00d)),
+            backend: None,
+            backend_checked: false,
             next: (),
         },
         Ty::of(),
@@ -48,8 +81,33 @@ impl<K, T, F> KeyedReduce<K, T, F> {
         KeyedReduce {
             f: self.f,
             state: self.state,
+            backend: None,
+            backend_checked: false,
             next,
         }
+    }
+}
+
+impl<K, T, F, D> KeyedReduce<K, T, F, D>
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+    F: FnMut(T, T) -> T,
+    D: Collector<T>,
+{
+    /// [`record`](Collector::record) with the running values in the state backend: read the
+    /// key's value, fold the record in, write it back.
+    #[cold]
+    #[inline(never)]
+    fn record_in_backend(&mut self, key: K, value: T, ts: Timestamp) {
+        let b = self.backend.as_mut().expect("state in a backend");
+        let kg = key_group_of(&key, b.max_parallelism);
+        let out = match b.values.get(&key, kg, NO_NAMESPACE) {
+            Some(old) => (self.f)(old, value),
+            None => value,
+        };
+        b.values.put(&key, kg, NO_NAMESPACE, &out);
+        self.next.record(out, ts);
     }
 }
 
@@ -61,11 +119,17 @@ where
     D: Collector<T>,
 {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        if !self.backend_checked {
+            warn_heap_state(ctx, "keyed reduce");
+        }
         self.next.open(ctx)
     }
 
     #[inline]
     fn record(&mut self, (key, value): (K, T), ts: Timestamp) {
+        if self.backend.is_some() {
+            return self.record_in_backend(key, value, ts);
+        }
         let out = match self.state.entry(key) {
             Entry::Occupied(mut o) => {
                 let slot = o.get_mut();
@@ -98,11 +162,13 @@ where
     }
 }
 
-/// The state is the running value of every key.
+/// The state is the running value of every key, in the same bytes whether the values are on
+/// the heap or in a state backend, so a checkpoint restores onto either path and any
+/// parallelism (each instance keeps the keys of its key groups).
 impl<K, T, F, D> Stateful for KeyedReduce<K, T, F, D>
 where
-    K: Hash + Eq + Serialize + DeserializeOwned,
-    T: Serialize + DeserializeOwned,
+    K: StateKey,
+    T: Serialize + DeserializeOwned + 'static,
 {
     fn schema(&self) -> String {
         format!(
@@ -112,20 +178,54 @@ where
         )
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
-        let entries: Vec<(&K, &T)> = self
-            .state
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .collect();
-        encode(&entries)
+    fn use_state_backend(&mut self, ctx: &TaskContext, operator: &'static str) -> Result<(), JobError> {
+        self.backend_checked = true;
+        let config = ctx.state_backend();
+        if matches!(config, StateBackendConfig::Backend(_)) && self.backend.is_none() {
+            let max_parallelism = ctx.max_parallelism().max(1);
+            let values = namespaced_values(config, max_parallelism, operator, "reduce-values")
+                .map_err(|e| JobError::Other(e.to_string()))?;
+            self.backend = Some(InBackend {
+                values,
+                max_parallelism,
+            });
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
+        match &self.backend {
+            None => {
+                let entries: Vec<(&K, &T)> = self
+                    .state
+                    .iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+                    .collect();
+                encode(&entries)
+            }
+            Some(b) => {
+                let mut entries: Vec<(K, T)> = Vec::new();
+                b.values
+                    .for_each(&mut |_, k, _, v| entries.push((k, v)))
+                    .map_err(|e| JobError::Other(e.to_string()))?;
+                encode(&entries)
+            }
+        }
     }
 
     fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
         for (_, bytes) in parts {
             for (k, v) in decode::<Vec<(K, T)>>(&bytes)? {
                 if ctx.owns_key(&k) {
-                    self.state.insert(k, Some(v));
+                    match &mut self.backend {
+                        None => {
+                            self.state.insert(k, Some(v));
+                        }
+                        Some(b) => {
+                            let kg = key_group_of(&k, b.max_parallelism);
+                            b.values.put(&k, kg, NO_NAMESPACE, &v);
+                        }
+                    }
                 }
             }
         }

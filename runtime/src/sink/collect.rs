@@ -3,13 +3,20 @@
 //! sink and appended to the shared vector once, at the end of input, so collecting costs no
 //! lock per record.
 
-use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
+use crate::{AttemptOutcome, Collector, JobError, TaskContext, Timestamp, Ty};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A shared vector that [`collect`] sinks append to; clones share the same vector.
+///
+/// Each sink instance appends its records at its end of input, as one batch tagged with its
+/// job attempt's [`AttemptOutcome`]: the batches of an attempt that failed (a restarted job
+/// delivers their records again) are never returned.
 pub struct Collected<T> {
-    inner: Arc<Mutex<Vec<T>>>,
+    inner: Arc<Mutex<Vec<Batch<T>>>>,
 }
+
+/// The records one sink instance delivered, with its attempt's outcome.
+type Batch<T> = (AttemptOutcome, Vec<T>);
 
 impl<T> Collected<T> {
     /// An empty handle.
@@ -21,20 +28,29 @@ impl<T> Collected<T> {
 
     /// Takes every record collected so far, leaving the handle empty.
     pub fn take(&self) -> Vec<T> {
-        std::mem::take(&mut *self.lock())
+        let batches = std::mem::take(&mut *self.lock());
+        batches
+            .into_iter()
+            .filter(|(outcome, _)| !outcome.failed())
+            .flat_map(|(_, batch)| batch)
+            .collect()
     }
 
     /// The number of records collected so far.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .iter()
+            .filter(|(outcome, _)| !outcome.failed())
+            .map(|(_, batch)| batch.len())
+            .sum()
     }
 
     /// Whether no record has been collected yet.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<T>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Batch<T>>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -108,7 +124,8 @@ impl<T> Collector<T> for CollectSink<T> {
             return;
         }
         let n = self.buffer.len() as u64;
-        self.handle.lock().append(&mut self.buffer);
+        let outcome = self.ctx.as_ref().map(TaskContext::outcome).unwrap_or_default();
+        self.handle.lock().push((outcome, std::mem::take(&mut self.buffer)));
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, n);
         }

@@ -6,7 +6,7 @@
 //! `run` returns. At parallelism 1 there is exactly one accumulator.
 
 use crate::checkpoint::{Stateful, decode, encode, own_part};
-use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
+use crate::{AttemptOutcome, Collector, JobError, TaskContext, Timestamp, Ty};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 /// A handle receiving the accumulators of a [`fold`] sink, one per parallel instance.
 #[derive(Debug)]
 pub struct Folded<A> {
-    done: Arc<Mutex<Vec<A>>>,
+    done: Arc<Mutex<Vec<(AttemptOutcome, A)>>>,
 }
 
 impl<A> Clone for Folded<A> {
@@ -37,9 +37,14 @@ impl<A> Folded<A> {
         Folded::default()
     }
 
-    /// Takes the accumulators delivered so far (one per parallel instance that finished).
+    /// Takes the accumulators delivered so far (one per parallel instance that finished),
+    /// leaving out those of a job attempt that failed.
     pub fn take(&self) -> Vec<A> {
-        std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()))
+        let done = std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()));
+        done.into_iter()
+            .filter(|(outcome, _)| !outcome.failed())
+            .map(|(_, acc)| acc)
+            .collect()
     }
 }
 
@@ -102,7 +107,12 @@ impl<T, A, F: FnMut(&mut A, T)> Collector<T> for FoldSink<A, F> {
             return;
         }
         if let Some(acc) = self.acc.take() {
-            self.done.done.lock().unwrap_or_else(|p| p.into_inner()).push(acc);
+            let outcome = self.ctx.as_ref().map(TaskContext::outcome).unwrap_or_default();
+            self.done
+                .done
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((outcome, acc));
         }
         if let Some(ctx) = &self.ctx {
             TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));
@@ -116,7 +126,7 @@ impl<A: Serialize + DeserializeOwned, F> Stateful for FoldSink<A, F> {
         format!("fold acc={}", std::any::type_name::<A>())
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
         encode(&self.acc)
     }
 

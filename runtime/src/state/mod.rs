@@ -18,6 +18,11 @@
 //! 4. **Timers.** [`EventTimeTimers`] keeps a keyed operator's event-time timers, one per key
 //!    and timestamp, in firing order.
 //!
+//! The built-in stateful operators use the same store: keyed `process` declares its
+//! function's states; the window operators and keyed `reduce`, when the job runs on a byte
+//! backend, keep their accumulators as [`NamespacedValues`] (one map state from namespace,
+//! the window, to value), see `docs/rocksdb.md`.
+//!
 //! ```
 //! use fuseflow_runtime::state::{KeyedStateStore, StateBackendConfig, StateRegistry};
 //!
@@ -48,6 +53,7 @@
 mod backend;
 mod codec;
 mod heap;
+mod namespaced;
 mod registry;
 #[cfg(feature = "rocksdb")]
 mod rocksdb;
@@ -57,6 +63,7 @@ mod timers;
 #[cfg(feature = "rocksdb")]
 pub use self::rocksdb::{RocksDbBackend, RocksDbOptions};
 pub use backend::{EntryVisitor, InMemoryBackend, KeyAddr, StateBackend, StateError};
+pub use namespaced::{NamespacedValues, namespaced_values};
 pub use registry::{ListState, MapState, StateKey, StateRegistry, StateTtl, StateValue, TtlUpdate, ValueState};
 pub use store::{
     BackendContext, BackendFactory, Clock, KeyedState, KeyedStateStore, ListRef, MapRef, StateBackendConfig,

@@ -23,10 +23,24 @@
 //! matched against them by two comparisons each, with no division and no ordered-map search;
 //! only a record for another window computes its window and binary-searches the list. Then it
 //! costs one hash lookup, and a watermark that triggers nothing costs one comparison.
+//!
+//! **Where the accumulators live.** That is the heap path, the default. When the job runs on a
+//! byte-level state backend (RocksDB, or `StateBackendConfig::in_memory_bytes()`) and the
+//! operator is wrapped by [`checkpointed`](crate::checkpoint::checkpointed) (the job takes
+//! checkpoints or names its `state_backend`), [`Stateful::use_state_backend`] moves them into
+//! the job's keyed state: one map state from window start (Flink's window namespace) to the
+//! encoded accumulator, per key, through [`NamespacedValues`]. The list of open windows stays
+//! in memory as an index, each window's table holding its keys' key groups instead of
+//! accumulators, in first-arrival order, so the same watermark fires the same results in the
+//! same order; a fired accumulator is read from the backend, a cleaned-up one deleted. The
+//! per-record check for the backend is one `Option` test. An operator that is not wrapped
+//! keeps the heap path and warns if the job's backend is a byte backend (its state types are
+//! not known to be serializable). See `docs/rocksdb.md`.
 
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
-use crate::checkpoint::{Stateful, decode, encode};
+use crate::checkpoint::{Stateful, decode, encode, key_group_of, warn_heap_state};
+use crate::state::{NamespacedValues, StateBackendConfig, StateKey, namespaced_values};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -104,8 +118,9 @@ impl<K, T, A: AggregateFunction<T>> EventTimeWindow<K, T, A> {
             size: self.size,
             lateness: self.lateness,
             agg: self.agg,
-            windows: Vec::new(),
-            spare: Vec::new(),
+            windows: Windows::new(),
+            backend: None,
+            backend_checked: false,
             wm: crate::MIN_WATERMARK,
             next_action: Timestamp::MAX,
             late_count: 0,
@@ -120,25 +135,112 @@ impl<K, T, A: AggregateFunction<T>> EventTimeWindow<K, T, A> {
 /// How many emptied key tables are kept for reuse by the next windows.
 const SPARE_TABLES: usize = 4;
 
-/// One open window `[start, end)` and its keys' accumulators.
-struct OpenWindow<K, Acc> {
+/// One open window `[start, end)` and its keys, each with a `V`: the key's accumulator on the
+/// heap path, its key group when the accumulators are in a state backend.
+struct OpenWindow<K, V> {
     start: i64,
     /// `start + size`, saturated at `i64::MAX`.
     end: i64,
-    table: KeyTable<K, Acc>,
+    table: KeyTable<K, V>,
+}
+
+/// The open windows in increasing order of start (so also of end), with their keys in
+/// first-arrival order. Invariant: every window's cleanup time is after the watermark.
+struct Windows<K, V> {
+    open: Vec<OpenWindow<K, V>>,
+    /// Emptied tables, kept with their capacity for the next windows.
+    spare: Vec<KeyTable<K, V>>,
+}
+
+impl<K, V> Windows<K, V> {
+    fn new() -> Self {
+        Windows {
+            open: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Whether no window is open.
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// The index of the open window containing `ts`, if it is one of the two newest (where
+    /// nearly every record goes). `start <= ts < start + size` is exact even when `end`
+    /// saturated (`ts - start` is computed as the unsigned distance).
+    #[inline]
+    fn newest_containing(&self, ts: Timestamp, size: i64) -> Option<usize> {
+        let contains = |w: &OpenWindow<K, V>| ts >= w.start && (ts.wrapping_sub(w.start) as u64) < size as u64;
+        let n = self.open.len();
+        if n >= 1 && contains(&self.open[n - 1]) {
+            Some(n - 1)
+        } else if n >= 2 && contains(&self.open[n - 2]) {
+            Some(n - 2)
+        } else {
+            None
+        }
+    }
+
+    /// The index of the first window whose last millisecond is after `wm` (not fired yet), or
+    /// the number of windows if there is none.
+    fn first_unfired(&self, wm: Timestamp) -> usize {
+        self.open.partition_point(|w| w.end - 1 <= wm)
+    }
+
+    /// The watermark at which something next fires or is cleaned up.
+    fn next_action(&self, wm: Timestamp, lateness: i64) -> Timestamp {
+        let mut next = Timestamp::MAX;
+        if let Some(w) = self.open.first() {
+            next = (w.end - 1).saturating_add(lateness);
+        }
+        if let Some(w) = self.open.get(self.first_unfired(wm)) {
+            next = next.min(w.end - 1);
+        }
+        next
+    }
+
+    /// The index of the open window `[start, end)`, opening it if needed (which may bring
+    /// `next_action` forward).
+    fn locate_or_open(&mut self, start: i64, end: i64, next_action: &mut Timestamp, action: Timestamp) -> usize {
+        let at = self.open.partition_point(|w| w.start < start);
+        if self.open.get(at).is_some_and(|w| w.start == start) {
+            return at;
+        }
+        *next_action = (*next_action).min(action);
+        let table = self.spare.pop().unwrap_or_default();
+        self.open.insert(at, OpenWindow { start, end, table });
+        at
+    }
+}
+
+/// The window state of an operator whose accumulators are in the job's state backend: an
+/// index of the open windows and of their keys (with each key's key group, in first-arrival
+/// order, so firing is the same as on the heap path), and the accumulators per key and
+/// window (namespace = window start).
+struct InBackend<K, Acc> {
+    windows: Windows<K, u32>,
+    accs: Box<dyn NamespacedValues<K, Acc>>,
+    max_parallelism: usize,
 }
 
 /// The running event-time window operator, built by [`EventTimeWindow::into_collector`]; see
 /// [`event_time_window`] for its rules.
+///
+/// Its accumulators are in heap tables of its own (the fast path), or, when the job runs on
+/// a byte-level state backend and the operator is wrapped by
+/// [`checkpointed`](crate::checkpoint::checkpointed), in that backend (see
+/// [`Stateful::use_state_backend`]).
 pub struct EventTimeWindowCollector<K, T, A: AggregateFunction<T>, M, L> {
     size: i64,
     lateness: i64,
     agg: A,
-    /// Open windows in increasing order of start (so also of end), each with its keys'
-    /// accumulators. Invariant: every window's cleanup time is after the watermark.
-    windows: Vec<OpenWindow<K, A::Acc>>,
-    /// Emptied tables, kept with their capacity for the next windows.
-    spare: Vec<KeyTable<K, A::Acc>>,
+    /// Open windows with their keys' accumulators (the heap path).
+    windows: Windows<K, A::Acc>,
+    /// The state when it is in a state backend (then `windows` stays empty).
+    backend: Option<Box<InBackend<K, A::Acc>>>,
+    /// [`Stateful::use_state_backend`] was called: the operator knows where its state goes.
+    backend_checked: bool,
     /// The current watermark.
     wm: Timestamp,
     /// No window fires or is cleaned up before the watermark reaches this.
@@ -152,48 +254,37 @@ pub struct EventTimeWindowCollector<K, T, A: AggregateFunction<T>, M, L> {
 }
 
 impl<K, T, A: AggregateFunction<T>, M, L> EventTimeWindowCollector<K, T, A, M, L> {
+    /// Whether the accumulators are in the job's state backend (not in heap tables).
+    pub fn state_in_backend(&self) -> bool {
+        self.backend.is_some()
+    }
+
     #[inline]
     fn cleanup_of(&self, max_ts: i64) -> i64 {
         max_ts.saturating_add(self.lateness)
     }
 
-    /// Whether `ts` lies in `w`: `start <= ts < start + size`, exact even when `end`
-    /// saturated (`ts - start` is computed as the unsigned distance).
-    #[inline]
-    fn contains(&self, w: &OpenWindow<K, A::Acc>, ts: Timestamp) -> bool {
-        ts >= w.start && (ts.wrapping_sub(w.start) as u64) < self.size as u64
-    }
-
-    /// The index of the open window containing `ts`, if it is one of the two newest (where
-    /// nearly every record goes).
-    #[inline]
-    fn newest_containing(&self, ts: Timestamp) -> Option<usize> {
-        let n = self.windows.len();
-        if n >= 1 && self.contains(&self.windows[n - 1], ts) {
-            Some(n - 1)
-        } else if n >= 2 && self.contains(&self.windows[n - 2], ts) {
-            Some(n - 2)
-        } else {
-            None
-        }
-    }
-
-    /// The index of the first window whose last millisecond is after `wm` (not fired yet), or
-    /// the number of windows if there is none.
-    fn first_unfired(&self, wm: Timestamp) -> usize {
-        self.windows.partition_point(|w| w.end - 1 <= wm)
-    }
-
     /// Recomputes [`next_action`](Self::next_action) from the open windows.
     fn recompute_next_action(&mut self) {
-        let mut next = Timestamp::MAX;
-        if let Some(w) = self.windows.first() {
-            next = self.cleanup_of(w.end - 1);
+        self.next_action = match &self.backend {
+            Some(b) => b.windows.next_action(self.wm, self.lateness),
+            None => self.windows.next_action(self.wm, self.lateness),
+        };
+    }
+
+    /// The window `(start, end)` of a record at `ts` that is in neither of the two newest
+    /// open windows, and the watermark at which it next needs action; `None` if the record is
+    /// late.
+    #[inline]
+    fn window_of(&self, ts: Timestamp) -> Option<(i64, i64, Timestamp)> {
+        // Only a record without timestamp (i64::MIN) has no window: it is late forever.
+        let (start, end) = tumbling(ts, self.size)?;
+        let max_ts = end - 1;
+        let cleanup = self.cleanup_of(max_ts);
+        if cleanup <= self.wm {
+            return None;
         }
-        if let Some(w) = self.windows.get(self.first_unfired(self.wm)) {
-            next = next.min(w.end - 1);
-        }
-        self.next_action = next;
+        Some((start, end, if max_ts > self.wm { max_ts } else { cleanup }))
     }
 }
 
@@ -213,12 +304,16 @@ where
     /// The watermark moved from `old` to `self.wm`: fire and clean up what that triggers.
     #[cold]
     fn advance(&mut self, old: Timestamp) {
+        if self.backend.is_some() {
+            return self.advance_in_backend(old);
+        }
         let wm = self.wm;
         // 1. Windows past their cleanup time: fire them if they have not fired yet (moving
         //    the keys out, as the state is dropped), then recycle their tables. They form a
         //    prefix of the windows, as the cleanup time grows with the start.
-        let gone = self.windows.partition_point(|w| self.cleanup_of(w.end - 1) <= wm);
-        for OpenWindow { start, end, mut table } in self.windows.drain(..gone) {
+        let gone = self.windows.open.partition_point(|w| self.cleanup_of(w.end - 1) <= wm);
+        let Windows { open, spare } = &mut self.windows;
+        for OpenWindow { start, end, mut table } in open.drain(..gone) {
             let max_ts = end - 1;
             if max_ts > old {
                 for (key, acc) in table.drain() {
@@ -228,13 +323,13 @@ where
             } else {
                 table.clear();
             }
-            if self.spare.len() < SPARE_TABLES {
-                self.spare.push(table);
+            if spare.len() < SPARE_TABLES {
+                spare.push(table);
             }
         }
         // 2. Windows that reach their last millisecond but stay open for late records: fire
         //    them, cloning the keys. They all come after the windows of step 1.
-        for w in &self.windows[self.first_unfired(old)..] {
+        for w in &self.windows.open[self.windows.first_unfired(old)..] {
             let max_ts = w.end - 1;
             if max_ts > wm {
                 break;
@@ -255,27 +350,131 @@ where
         self.recompute_next_action();
     }
 
+    /// [`advance`](Self::advance) with the accumulators in the state backend: the same
+    /// windows fire in the same order, each key's accumulator read from the backend (and
+    /// removed from it when the window is cleaned up).
+    #[cold]
+    #[inline(never)]
+    fn advance_in_backend(&mut self, old: Timestamp) {
+        let wm = self.wm;
+        let lateness = self.lateness;
+        let b = self.backend.as_deref_mut().expect("state in a backend");
+        let gone = b
+            .windows
+            .open
+            .partition_point(|w| (w.end - 1).saturating_add(lateness) <= wm);
+        let Windows { open, spare } = &mut b.windows;
+        for OpenWindow { start, end, mut table } in open.drain(..gone) {
+            let max_ts = end - 1;
+            let fire = max_ts > old;
+            for (key, kg) in table.drain() {
+                let acc = b.accs.take(&key, kg as usize, start);
+                if fire {
+                    let acc = acc.unwrap_or_else(|| missing_accumulator(start));
+                    let value = self.agg.get_result(&acc);
+                    self.main.record(WindowResult { key, start, end, value }, max_ts);
+                }
+            }
+            if spare.len() < SPARE_TABLES {
+                spare.push(table);
+            }
+        }
+        let first = b.windows.first_unfired(old);
+        for w in &b.windows.open[first..] {
+            let max_ts = w.end - 1;
+            if max_ts > wm {
+                break;
+            }
+            for (key, kg) in w.table.entries() {
+                let acc = b
+                    .accs
+                    .get(key, *kg as usize, w.start)
+                    .unwrap_or_else(|| missing_accumulator(w.start));
+                let value = self.agg.get_result(&acc);
+                self.main.record(
+                    WindowResult {
+                        key: key.clone(),
+                        start: w.start,
+                        end: w.end,
+                        value,
+                    },
+                    max_ts,
+                );
+            }
+        }
+        self.recompute_next_action();
+    }
+
     /// The index of the open window for a record at `ts` that is in neither of the two newest
     /// windows, opening the window if needed; `None` if the record is late.
     #[cold]
     #[inline(never)]
     fn locate_or_open(&mut self, ts: Timestamp) -> Option<usize> {
-        // Only a record without timestamp (i64::MIN) has no window: it is late forever.
-        let (start, end) = tumbling(ts, self.size)?;
-        let max_ts = end - 1;
-        let cleanup = self.cleanup_of(max_ts);
-        if cleanup <= self.wm {
-            return None;
-        }
-        let at = self.windows.partition_point(|w| w.start < start);
-        if self.windows.get(at).is_some_and(|w| w.start == start) {
-            return Some(at);
-        }
-        self.next_action = self.next_action.min(if max_ts > self.wm { max_ts } else { cleanup });
-        let table = self.spare.pop().unwrap_or_default();
-        self.windows.insert(at, OpenWindow { start, end, table });
-        Some(at)
+        let (start, end, action) = self.window_of(ts)?;
+        Some(self.windows.locate_or_open(start, end, &mut self.next_action, action))
     }
+
+    /// [`record`](Collector::record) with the accumulators in the state backend: the key goes
+    /// into the window's index (with its key group), its accumulator is read from the backend
+    /// (or created, for a key new in the window), updated and written back.
+    #[cold]
+    #[inline(never)]
+    fn record_in_backend(&mut self, key: K, value: T, ts: Timestamp) {
+        let size = self.size;
+        let w = match self
+            .backend
+            .as_deref()
+            .and_then(|b| b.windows.newest_containing(ts, size))
+        {
+            Some(w) => w,
+            None => {
+                let Some((start, end, action)) = self.window_of(ts) else {
+                    return self.send_late(value, ts);
+                };
+                let b = self.backend.as_deref_mut().expect("state in a backend");
+                b.windows.locate_or_open(start, end, &mut self.next_action, action)
+            }
+        };
+        let b = self.backend.as_deref_mut().expect("state in a backend");
+        let kg = key_group_of(&key, b.max_parallelism) as u32;
+        let OpenWindow { start, end, table } = &mut b.windows.open[w];
+        let mut new = false;
+        let idx = table.find_or_insert_with(key, || {
+            new = true;
+            kg
+        });
+        let (key, _) = table.entry(idx);
+        let agg = &mut self.agg;
+        let mut acc = if new {
+            agg.create_accumulator()
+        } else {
+            b.accs
+                .get(key, kg as usize, *start)
+                .unwrap_or_else(|| missing_accumulator(*start))
+        };
+        agg.add(&mut acc, value);
+        b.accs.put(key, kg as usize, *start, &acc);
+        if *end - 1 <= self.wm {
+            // A late firing, as on the heap path.
+            let value = agg.get_result(&acc);
+            self.main.record(
+                WindowResult {
+                    key: key.clone(),
+                    start: *start,
+                    end: *end,
+                    value,
+                },
+                *end - 1,
+            );
+        }
+    }
+}
+
+/// A key listed in a window's index has no accumulator in the state backend: the backend
+/// lost it.
+#[cold]
+fn missing_accumulator(start: i64) -> ! {
+    panic!("state backend: the accumulator of a key in the window starting at {start} is missing")
 }
 
 impl<K, T, A, M, L> Collector<(K, T)> for EventTimeWindowCollector<K, T, A, M, L>
@@ -286,6 +485,9 @@ where
     L: Collector<T>,
 {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        if !self.backend_checked {
+            warn_heap_state(ctx, "event-time window");
+        }
         self.ctx = Some(ctx.clone());
         self.main.open(ctx)?;
         self.late.open(ctx)
@@ -293,12 +495,19 @@ where
 
     #[inline]
     fn record(&mut self, (key, value): (K, T), ts: Timestamp) {
-        // An open window is never past its cleanup time (see `windows`), so a record for one
+        if self.backend.is_some() {
+            return self.record_in_backend(key, value, ts);
+        }
+        // An open window is never past its cleanup time (see `Windows`), so a record for one
         // is not late.
-        let Some(w) = self.newest_containing(ts).or_else(|| self.locate_or_open(ts)) else {
+        let Some(w) = self
+            .windows
+            .newest_containing(ts, self.size)
+            .or_else(|| self.locate_or_open(ts))
+        else {
             return self.send_late(value, ts);
         };
-        let OpenWindow { start, end, table } = &mut self.windows[w];
+        let OpenWindow { start, end, table } = &mut self.windows.open[w];
         let agg = &mut self.agg;
         let idx = table.find_or_insert_with(key, || agg.create_accumulator());
         agg.add(table.value_mut(idx), value);
@@ -354,12 +563,18 @@ where
     }
 }
 
-/// The state is the watermark and every open window with its keys' accumulators.
+/// A window's snapshot: `(start, end, [(key, accumulator)])`, keys in first-arrival order.
+type WindowSnapshot<K, Acc> = (i64, i64, Vec<(K, Acc)>);
+
+/// The state is the watermark and every open window with its keys' accumulators, in the same
+/// bytes whether the accumulators are on the heap or in a state backend, so a checkpoint
+/// restores onto either path and any parallelism (each instance keeps the keys of its key
+/// groups).
 impl<K, T, A, M, L> Stateful for EventTimeWindowCollector<K, T, A, M, L>
 where
-    K: Hash + Eq + Clone + Serialize + DeserializeOwned,
+    K: StateKey,
     A: AggregateFunction<T>,
-    A::Acc: Serialize + DeserializeOwned,
+    A::Acc: Serialize + DeserializeOwned + 'static,
 {
     fn schema(&self) -> String {
         format!(
@@ -371,18 +586,54 @@ where
         )
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
-        type Window<'a, K, Acc> = (i64, i64, Vec<(&'a K, &'a Acc)>);
-        let windows: Vec<Window<'_, K, A::Acc>> = self
-            .windows
-            .iter()
-            .map(|w| (w.start, w.end, w.table.entries().iter().map(|(k, a)| (k, a)).collect()))
-            .collect();
-        encode(&(self.wm, windows))
+    fn use_state_backend(&mut self, ctx: &TaskContext, operator: &'static str) -> Result<(), JobError> {
+        self.backend_checked = true;
+        let config = ctx.state_backend();
+        if matches!(config, StateBackendConfig::Backend(_)) && self.backend.is_none() {
+            let max_parallelism = ctx.max_parallelism().max(1);
+            let accs = namespaced_values(config, max_parallelism, operator, "window-accumulators")
+                .map_err(|e| JobError::Other(e.to_string()))?;
+            self.backend = Some(Box::new(InBackend {
+                windows: Windows::new(),
+                accs,
+                max_parallelism,
+            }));
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
+        match self.backend.as_deref_mut() {
+            None => {
+                type Window<'a, K, Acc> = (i64, i64, Vec<(&'a K, &'a Acc)>);
+                let windows: Vec<Window<'_, K, A::Acc>> = self
+                    .windows
+                    .open
+                    .iter()
+                    .map(|w| (w.start, w.end, w.table.entries().iter().map(|(k, a)| (k, a)).collect()))
+                    .collect();
+                encode(&(self.wm, windows))
+            }
+            Some(b) => {
+                let mut windows: Vec<WindowSnapshot<&K, A::Acc>> = Vec::with_capacity(b.windows.open.len());
+                for w in &b.windows.open {
+                    let mut entries = Vec::with_capacity(w.table.entries().len());
+                    for (key, kg) in w.table.entries() {
+                        let acc = b
+                            .accs
+                            .get(key, *kg as usize, w.start)
+                            .unwrap_or_else(|| missing_accumulator(w.start));
+                        entries.push((key, acc));
+                    }
+                    windows.push((w.start, w.end, entries));
+                }
+                encode(&(self.wm, windows))
+            }
+        }
     }
 
     fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
-        type Snapshot<K, Acc> = (Timestamp, Vec<(i64, i64, Vec<(K, Acc)>)>);
+        type Snapshot<K, Acc> = (Timestamp, Vec<WindowSnapshot<K, Acc>>);
         let mut wm = None::<Timestamp>;
         let mut windows: std::collections::BTreeMap<i64, OpenWindow<K, A::Acc>> = Default::default();
         for (_, bytes) in parts {
@@ -404,7 +655,26 @@ where
         if let Some(wm) = wm {
             self.wm = self.wm.max(wm);
         }
-        self.windows = windows.into_values().filter(|w| !w.table.is_empty()).collect();
+        let windows = windows.into_values().filter(|w| !w.table.is_empty());
+        match self.backend.as_deref_mut() {
+            None => self.windows.open = windows.collect(),
+            Some(b) => {
+                b.windows.open.clear();
+                for OpenWindow { start, end, mut table } in windows {
+                    let mut index = KeyTable::default();
+                    for (key, acc) in table.drain() {
+                        let kg = key_group_of(&key, b.max_parallelism);
+                        b.accs.put(&key, kg, start, &acc);
+                        index.upsert(key, kg as u32);
+                    }
+                    b.windows.open.push(OpenWindow {
+                        start,
+                        end,
+                        table: index,
+                    });
+                }
+            }
+        }
         self.recompute_next_action();
         Ok(())
     }
@@ -617,7 +887,7 @@ mod tests {
         assert_eq!(h.results()[3..], [wr("k", 10, 20, 2)]);
         h.wm(100);
         assert_eq!(h.results()[4..], [wr("k", 30, 40, 1), wr("k", 40, 50, 1)]);
-        assert!(h.c.windows.is_empty());
+        assert!(h.c.windows.is_empty() && h.c.backend.is_none());
         assert_eq!(h.finish(), 1);
     }
 
@@ -628,7 +898,7 @@ mod tests {
         assert_eq!(h.results(), [wr("a", 0, 1000, 1), wr("a", 0, 1000, 2)]);
         assert_eq!(h.finish(), 0);
         assert_eq!(h.results().len(), 2);
-        assert!(h.c.windows.is_empty());
+        assert!(h.c.windows.is_empty() && h.c.backend.is_none());
     }
 
     #[test]

@@ -10,8 +10,15 @@
 //! The rules (firing, allowed lateness, late data, end of input, output order) are those of
 //! Flink's `WindowOperator` with `EventTimeTrigger`, evaluated against a per-record watermark;
 //! `docs/semantics.md` writes them down.
+//!
+//! The accumulators are in the operator's own heap tables, or in the job's state backend when
+//! the job runs on a byte backend (RocksDB) and takes checkpoints or names its
+//! `state_backend`; the results are the same (see the operators' module docs and
+//! `docs/rocksdb.md`).
 
 pub mod agg;
+#[cfg(test)]
+mod backend_tests;
 mod event_time;
 mod processing_time;
 mod table;

@@ -5,17 +5,26 @@
 //! clock that steps back is ignored until it catches up). The record goes to the window
 //! `[start, end)` containing that instant. The open window fires, and its state is dropped,
 //! at the first check at which the clock has passed its last millisecond `end - 1`: on the
-//! next record or watermark, since fuseflow has no timer thread. Only one window is open at a
+//! next record or watermark, or when a live source that is waiting for input flushes the
+//! chain (`stdin_lines` when no line is buffered, `kafka` on every empty poll), since
+//! fuseflow has no timer thread. Only one window is open at a
 //! time, so each key gets exactly one result per window. At the end of the input (the final
 //! watermark, or `end()`), the open window fires: older Flink versions dropped it instead.
 //!
 //! Results carry the timestamp `end - 1`, as in Flink. Watermarks pass through untouched:
 //! processing time has no late data. Tests inject a clock with
 //! [`ProcessingTimeWindow::with_clock`].
+//!
+//! The accumulators are in a heap table of the operator's own, or, when the job runs on a
+//! byte-level state backend and the operator is wrapped by
+//! [`checkpointed`](crate::checkpoint::checkpointed), in that backend (namespace = the window
+//! start), with the window's keys and their key groups indexed in memory in first-arrival
+//! order, so that firing is the same.
 
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
-use crate::checkpoint::{Stateful, decode, encode};
+use crate::checkpoint::{Stateful, decode, encode, key_group_of, warn_heap_state};
+use crate::state::{NamespacedValues, StateBackendConfig, StateKey, namespaced_values};
 use crate::{Collector, JobError, MAX_WATERMARK, TaskContext, Timestamp, Ty};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +112,8 @@ impl<K, T, A: AggregateFunction<T>, C> ProcessingTimeWindow<K, T, A, C> {
             now: Timestamp::MIN,
             open: None,
             table: KeyTable::default(),
+            backend: None,
+            backend_checked: false,
             main,
             _ty: PhantomData,
         }
@@ -119,9 +130,22 @@ pub struct ProcessingTimeWindowCollector<K, T, A: AggregateFunction<T>, C, M> {
     now: Timestamp,
     /// The open window, `(start, end)`, if any record arrived since the last firing.
     open: Option<(i64, i64)>,
+    /// The open window's keys' accumulators (the heap path).
     table: KeyTable<K, A::Acc>,
+    /// The state when it is in a state backend (then `table` stays empty).
+    backend: Option<Box<InBackend<K, A::Acc>>>,
+    /// [`Stateful::use_state_backend`] was called: the operator knows where its state goes.
+    backend_checked: bool,
     main: M,
     _ty: PhantomData<fn(T)>,
+}
+
+/// The open window's state in a state backend: its keys with their key groups, in
+/// first-arrival order, and their accumulators (namespace = window start).
+struct InBackend<K, Acc> {
+    keys: KeyTable<K, u32>,
+    accs: Box<dyn NamespacedValues<K, Acc>>,
+    max_parallelism: usize,
 }
 
 impl<K, T, A, C, M> ProcessingTimeWindowCollector<K, T, A, C, M>
@@ -145,6 +169,16 @@ where
     /// Emits the open window's results in key arrival order and drops its state.
     fn fire(&mut self) {
         let Some((start, end)) = self.open.take() else { return };
+        if let Some(b) = self.backend.as_deref_mut() {
+            for (key, kg) in b.keys.drain() {
+                let acc = b.accs.take(&key, kg as usize, start).unwrap_or_else(|| {
+                    panic!("state backend: the accumulator of a key in the window starting at {start} is missing")
+                });
+                let value = self.agg.get_result(&acc);
+                self.main.record(WindowResult { key, start, end, value }, end - 1);
+            }
+            return;
+        }
         for (key, acc) in self.table.drain() {
             let value = self.agg.get_result(&acc);
             self.main.record(WindowResult { key, start, end, value }, end - 1);
@@ -160,6 +194,9 @@ where
     M: Collector<WindowResult<K, A::Out>>,
 {
     fn open(&mut self, ctx: &TaskContext) -> Result<(), JobError> {
+        if !self.backend_checked {
+            warn_heap_state(ctx, "processing-time window");
+        }
         self.main.open(ctx)
     }
 
@@ -172,6 +209,25 @@ where
             self.open = Some(tumbling(now, self.size).unwrap_or((now, now.saturating_add(self.size))));
         }
         let agg = &mut self.agg;
+        if let Some(b) = self.backend.as_deref_mut() {
+            let start = self.open.expect("a window is open").0;
+            let kg = key_group_of(&key, b.max_parallelism);
+            let mut new = false;
+            let idx = b.keys.find_or_insert_with(key, || {
+                new = true;
+                kg as u32
+            });
+            let key = &b.keys.entry(idx).0;
+            let mut acc = match new {
+                true => agg.create_accumulator(),
+                false => b.accs.get(key, kg, start).unwrap_or_else(|| {
+                    panic!("state backend: the accumulator of a key in the window starting at {start} is missing")
+                }),
+            };
+            agg.add(&mut acc, value);
+            b.accs.put(key, kg, start, &acc);
+            return;
+        }
         let idx = self.table.find_or_insert_with(key, || agg.create_accumulator());
         agg.add(self.table.value_mut(idx), value);
     }
@@ -190,6 +246,11 @@ where
     }
 
     fn flush(&mut self) {
+        // A live source flushes when its input is quiet: the clock may have passed the open
+        // window's end with no record to notice it.
+        if self.open.is_some() {
+            self.tick();
+        }
         self.main.flush();
     }
 
@@ -199,13 +260,14 @@ where
     }
 }
 
-/// The state is the open window and its keys' accumulators. On restore the window fires
-/// by the clock of the restored run.
+/// The state is the open window and its keys' accumulators, in the same bytes whether they
+/// are on the heap or in a state backend. On restore the window fires by the clock of the
+/// restored run.
 impl<K, T, A, C, M> Stateful for ProcessingTimeWindowCollector<K, T, A, C, M>
 where
-    K: Hash + Eq + Clone + Serialize + DeserializeOwned,
+    K: StateKey,
     A: AggregateFunction<T>,
-    A::Acc: Serialize + DeserializeOwned,
+    A::Acc: Serialize + DeserializeOwned + 'static,
 {
     fn schema(&self) -> String {
         format!(
@@ -216,9 +278,41 @@ where
         )
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
-        let entries: Vec<(&K, &A::Acc)> = self.table.entries().iter().map(|(k, a)| (k, a)).collect();
-        encode(&(self.open, entries))
+    fn use_state_backend(&mut self, ctx: &TaskContext, operator: &'static str) -> Result<(), JobError> {
+        self.backend_checked = true;
+        let config = ctx.state_backend();
+        if matches!(config, StateBackendConfig::Backend(_)) && self.backend.is_none() {
+            let max_parallelism = ctx.max_parallelism().max(1);
+            let accs = namespaced_values(config, max_parallelism, operator, "window-accumulators")
+                .map_err(|e| JobError::Other(e.to_string()))?;
+            self.backend = Some(Box::new(InBackend {
+                keys: KeyTable::default(),
+                accs,
+                max_parallelism,
+            }));
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
+        match (self.backend.as_deref_mut(), self.open) {
+            (Some(b), Some((start, _))) => {
+                let mut entries: Vec<(&K, A::Acc)> = Vec::with_capacity(b.keys.entries().len());
+                for (key, kg) in b.keys.entries() {
+                    let acc = b.accs.get(key, *kg as usize, start).ok_or_else(|| {
+                        JobError::Other(format!(
+                            "the accumulator of a key in the window starting at {start} is missing"
+                        ))
+                    })?;
+                    entries.push((key, acc));
+                }
+                encode(&(self.open, entries))
+            }
+            _ => {
+                let entries: Vec<(&K, &A::Acc)> = self.table.entries().iter().map(|(k, a)| (k, a)).collect();
+                encode(&(self.open, entries))
+            }
+        }
     }
 
     fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
@@ -228,7 +322,15 @@ where
             for (key, acc) in entries {
                 if ctx.owns_key(&key) {
                     self.open = self.open.or(open);
-                    self.table.upsert(key, acc);
+                    match self.backend.as_deref_mut() {
+                        None => self.table.upsert(key, acc),
+                        Some(b) => {
+                            let start = self.open.map_or(0, |(s, _)| s);
+                            let kg = key_group_of(&key, b.max_parallelism);
+                            b.accs.put(&key, kg, start, &acc);
+                            b.keys.upsert(key, kg as u32);
+                        }
+                    }
                 }
             }
         }
@@ -286,6 +388,34 @@ mod tests {
             out.borrow()[out.borrow().len() - 2..],
             [Msg::W(MAX_WATERMARK), Msg::End]
         );
+    }
+
+    #[test]
+    fn a_flush_from_a_quiet_live_source_fires_a_window_the_clock_has_passed() {
+        let clock = Rc::new(Cell::new(5_200i64));
+        let ty = Ty::<(char, u32)>::of();
+        let (spec, _) = processing_time_window(ty, 1000, count(ty));
+        let c2 = clock.clone();
+        let (log, out) = Log::new();
+        let mut c = spec.with_clock(move || c2.get()).into_collector(log);
+        c.open(&TaskContext::detached()).unwrap();
+        c.flush(); // no window open: nothing to fire
+        c.record(('a', 1), crate::NO_TIMESTAMP);
+        clock.set(5_999);
+        c.flush();
+        assert!(
+            records(&out).is_empty(),
+            "the window is still open at its last millisecond"
+        );
+        clock.set(6_000);
+        c.flush();
+        let fired = WindowResult {
+            key: 'a',
+            start: 5_000,
+            end: 6_000,
+            value: 1,
+        };
+        assert_eq!(records(&out), [(fired, 5_999)]);
     }
 
     #[test]
