@@ -95,7 +95,6 @@ use crate::{Collector, DeadLetter, JobError, TaskContext, Timestamp, Ty};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -194,7 +193,7 @@ pub fn postgres<T: Serialize>(_ty: Ty<T>, table: PgTable) -> PgSink<T> {
         writer: None,
         ctx: None,
         checkpoints: false,
-        snapshotted: AtomicBool::new(false),
+        snapshotted: false,
         broken: false,
         count: 0,
         seen: 0,
@@ -410,7 +409,7 @@ pub struct PgSink<T> {
     checkpoints: bool,
     /// Set by each snapshot, checked at the barrier after it: a sink that is not wrapped in
     /// [`checkpointed`](crate::checkpoint::checkpointed) cannot be exactly-once.
-    snapshotted: AtomicBool,
+    snapshotted: bool,
     /// A failure was reported: write nothing more.
     broken: bool,
     /// Records accepted, for `records_out`.
@@ -430,7 +429,7 @@ impl<T> Clone for PgSink<T> {
             writer: None,
             ctx: None,
             checkpoints: false,
-            snapshotted: AtomicBool::new(false),
+            snapshotted: false,
             broken: false,
             count: 0,
             seen: 0,
@@ -626,7 +625,7 @@ impl<T: Serialize> Collector<T> for PgSink<T> {
         if self.broken || self.writer.is_none() {
             return;
         }
-        if !self.snapshotted.swap(false, Ordering::Relaxed) {
+        if !std::mem::take(&mut self.snapshotted) {
             return self.fail(JobError::Other(format!(
                 "postgres sink `{}`: the job takes checkpoints but the sink's state is not saved in them: \
                  wrap it in `checkpoint::checkpointed(…)` (pipeline! does)",
@@ -664,8 +663,8 @@ impl<T> Stateful for PgSink<T> {
         "postgres pending batches v1 (origin, checkpoint, columns, text rows)".into()
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, JobError> {
-        self.snapshotted.store(true, Ordering::Relaxed);
+    fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
+        self.snapshotted = true;
         let writer = self.writer.as_ref().map(|w| lock(w));
         let mut batches: Vec<BatchRef<'_>> = writer
             .as_ref()
