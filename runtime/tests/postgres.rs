@@ -97,7 +97,8 @@ fn create_readings(url: &str) -> String {
 }
 
 /// A job writing `records` into `table` with checkpoints every 100 records in `dir` (the
-/// sink saved as `pg`), restoring `restore` if given.
+/// sink saved as `pg`, and named after its table: tests run at once, and must not share
+/// commit rows), restoring `restore` if given.
 fn checkpointed_job(
     records: Vec<Reading>,
     table: PgTable,
@@ -114,10 +115,11 @@ fn checkpointed_job(
     if let Some(from) = restore {
         job = job.with_restore(from);
     }
+    let name = table.table().to_owned();
     job.add_source(
         "readings",
         src,
-        checkpointed(sink::postgres(ty, table).named("readings"), "pg"),
+        checkpointed(sink::postgres(ty, table).named(&name), "pg"),
     );
     job.run()
 }
@@ -254,13 +256,12 @@ fn with_checkpoints_each_checkpoint_is_committed_once_with_its_commit_row() {
     // for it), 4 the final one: one commit row per batch.
     let commits = psql(
         &url,
-        "SELECT subtask, checkpoint, rows FROM fuseflow_commits \
-         WHERE job = 'pg-runtime-test' AND sink = 'readings' ORDER BY checkpoint",
+        &format!(
+            "SELECT subtask, checkpoint, rows FROM fuseflow_commits \
+             WHERE job = 'pg-runtime-test' AND sink = '{table}' ORDER BY checkpoint"
+        ),
     );
-    assert!(
-        commits.ends_with(&["0|1|100".to_owned(), "0|2|100".into(), "0|3|50".into()]),
-        "{commits:?}"
-    );
+    assert_eq!(commits, ["0|1|100", "0|2|100", "0|3|50"]);
 }
 
 #[test]
@@ -276,7 +277,7 @@ fn a_restore_commits_what_the_failed_run_had_not_and_never_a_batch_twice() {
         psql(
             &url,
             &format!(
-                "DELETE FROM fuseflow_commits WHERE job = 'pg-runtime-test' AND sink = 'readings' \
+                "DELETE FROM fuseflow_commits WHERE job = 'pg-runtime-test' AND sink = '{table}' \
                  AND checkpoint = {checkpoint}"
             ),
         )
