@@ -49,6 +49,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use fuseflow_runtime::checkpoint;
 pub use fuseflow_runtime::cli::{self, main};
+pub use fuseflow_runtime::kafka;
 pub use fuseflow_runtime::ops::{KeyedProcessFunction, ProcessContext};
 pub use fuseflow_runtime::sink::{Folded, PgTable};
 pub use fuseflow_runtime::state;

@@ -2,7 +2,7 @@
 //!
 //! A tour, in the order a record meets them:
 //!
-//! - [`source`]: collections, generators, CSV and JSON-lines files, stdin;
+//! - [`source`]: collections, generators, CSV and JSON-lines files, stdin, Kafka;
 //! - [`ops`]: the stateless operators (`map`, `filter`, …), event time (`timestamps`,
 //!   `watermarks`), `key_by` and the keyed running `reduce`;
 //! - [`window`]: tumbling event-time and processing-time windows with Flink's semantics, and
@@ -10,6 +10,7 @@
 //!   [`AggregateFunction`]);
 //! - [`sink`]: stdout, CSV and JSON-lines files, PostgreSQL tables, and a collecting sink
 //!   for tests;
+//! - [`kafka`]: the Kafka source and sink (the `kafka` feature);
 //! - [`checkpoint`]: aligned barriers, snapshots, manifests, exactly-once part files, restore;
 //! - [`Job`]: a built job, which runs its tasks and reports a [`JobSummary`];
 //! - [`cli`]: the command line every job binary gets ([`cli::main`]).
@@ -24,6 +25,7 @@ mod collector;
 pub mod dead_letter;
 pub mod exchange;
 mod job;
+pub mod kafka;
 pub mod ops;
 pub mod restart;
 pub mod sink;

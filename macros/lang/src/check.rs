@@ -85,6 +85,8 @@ struct Checker<'e> {
     parallel: Vec<bool>,
     /// How many sinks took each name so far.
     sink_names: BTreeMap<String, usize>,
+    /// Where each `watermarks` node's `.idleness(…)` was written.
+    idleness_spans: BTreeMap<NodeId, Span>,
 }
 
 /// Checks a parsed pipeline and builds its graph; errors go to `errors`.
@@ -108,6 +110,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         unresolved: false,
         parallel: Vec::new(),
         sink_names: BTreeMap::new(),
+        idleness_spans: BTreeMap::new(),
     };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
@@ -116,6 +119,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         c.check_stmt(stmt);
     }
     c.check_unused();
+    c.check_idleness_fused();
     if pipeline.stmts.is_empty() {
         c.errors.push(
             pipeline.span,
@@ -414,6 +418,51 @@ impl Checker<'_> {
         node.uid = Some(uid);
     }
 
+    /// `.idleness(d)` right after `kafka::<T>(…).timestamps(…).watermarks(…)`: a partition
+    /// without records for `d` no longer holds the source's watermark back. Only a Kafka
+    /// source has partitions to be idle, so anywhere else it is an error, e.g.
+    /// `csv::<R>("in.csv").timestamps(|r| r.ts).watermarks(monotonous()).idleness(5s)`.
+    fn idleness(&mut self, input: &Cursor, call: &Call) {
+        let ms = match parse_duration(&call.args[0]) {
+            Ok(0) => {
+                self.errors
+                    .push(call.args[0].span(), "the idleness timeout cannot be zero");
+                return;
+            }
+            Ok(ms) => ms,
+            Err(e) => {
+                self.errors.push(call.args[0].span(), e);
+                return;
+            }
+        };
+        let behind_kafka = || -> Option<()> {
+            let input_of = |n: NodeId| self.edges.iter().find(|e| e.to == n).map(|e| e.from);
+            let node = self.nodes.get(input.node)?;
+            let ts = input_of(input.node)?;
+            let src = input_of(ts)?;
+            let fits = input.port == 0
+                && matches!(node.kind, NodeKind::Watermarks(_))
+                && matches!(self.nodes[ts].kind, NodeKind::Timestamps(_))
+                && matches!(&self.nodes[src].kind, NodeKind::Source { kind, .. } if kind == "kafka");
+            fits.then_some(())
+        };
+        if behind_kafka().is_none() {
+            self.errors.push(
+                call.name.span(),
+                "`idleness` applies to the per-partition watermarks of a Kafka source: write it right after \
+                 `kafka::<Record>(…).timestamps(…).watermarks(…)`",
+            );
+            return;
+        }
+        let node = &mut self.nodes[input.node];
+        if node.idleness_ms.is_some() {
+            self.errors.push(call.name.span(), "`idleness` is given twice");
+            return;
+        }
+        node.idleness_ms = Some(ms);
+        self.idleness_spans.insert(input.node, call.name.span());
+    }
+
     /// `.on_error(dead_letter | fail)` after a `map` or `try_map`: its error policy.
     fn on_error(&mut self, input: &Cursor, call: &Call) {
         let arg = call.args.first();
@@ -447,6 +496,7 @@ impl Checker<'_> {
             span,
             dead_letter_on_error: false,
             uid: None,
+            idleness_ms: None,
         });
         self.parallel.push(input.is_some_and(|c| self.behind_exchange(&c)));
         if let Some(from) = input {
@@ -574,6 +624,10 @@ impl Checker<'_> {
                 }
                 "uid" => {
                     self.uid(&input, call);
+                    Some(input)
+                }
+                "idleness" => {
+                    self.idleness(&input, call);
                     Some(input)
                 }
                 "map" | "try_map" | "filter" | "flat_map" | "filter_map" | "inspect" => {
@@ -809,6 +863,27 @@ impl Checker<'_> {
         None
     }
 
+    /// An `idleness` needs the Kafka source's watermarks to be generated in the source, which
+    /// is only possible when the source and its `timestamps` feed nothing else.
+    fn check_idleness_fused(&mut self) {
+        let graph = Graph {
+            settings: JobSettings::default(),
+            nodes: std::mem::take(&mut self.nodes),
+            edges: std::mem::take(&mut self.edges),
+        };
+        for (id, node) in graph.nodes.iter().enumerate() {
+            if node.idleness_ms.is_some() && graph.fused_into_kafka_source(id).is_none() {
+                self.errors.push(
+                    self.idleness_spans.get(&id).copied().unwrap_or(node.span),
+                    "per-partition watermarks (and so `idleness`) need a Kafka source that feeds only its \
+                     `.timestamps(…).watermarks(…)`: bind the stream after `watermarks` and use that name instead",
+                );
+            }
+        }
+        self.nodes = graph.nodes;
+        self.edges = graph.edges;
+    }
+
     fn check_unused(&mut self) {
         if self.unresolved {
             return;
@@ -840,7 +915,7 @@ impl Checker<'_> {
         if !arity(self.errors, call, word) {
             return None;
         }
-        let typed = matches!(name.as_str(), "csv" | "json_lines");
+        let typed = matches!(name.as_str(), "csv" | "json_lines" | "kafka");
         if typed && call.generics.is_none() {
             self.errors.push(
                 call.name.span(),

@@ -207,7 +207,32 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
         } else {
             quote_spanned!(span=> #n)
         };
+        if fused_into_source(graph, id) {
+            continue;
+        }
         let built = match &node.kind {
+            NodeKind::Source { name, .. } if let Some((ts, wm)) = kafka_event_time(graph, id) => {
+                // `.timestamps(f).watermarks(s)` run inside the Kafka source, per partition.
+                let down = downstream(graph, wm, 0);
+                let down = quote_spanned!(span=> #sp::ops::metered(#down, #name));
+                let (ts_n, wm_n) = (local("n", ts), local("n", wm));
+                let ts_spec = if per_worker {
+                    quote_spanned!(span=> #sp::clone_for_worker(&#ts_n))
+                } else {
+                    quote_spanned!(span=> #ts_n)
+                };
+                let idle = match graph.nodes[wm].idleness_ms {
+                    Some(ms) => {
+                        let ms = ms as u64;
+                        quote!(::core::option::Option::Some(#ms))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                out.push(quote_spanned! {span=>
+                    #sp::Env::add_source(#env, #name, #spec.with_event_time(#ts_spec, &#wm_n, #idle), #down);
+                });
+                continue;
+            }
             NodeKind::Source { name, .. } => {
                 let down = downstream(graph, id, 0);
                 let down = quote_spanned!(span=> #sp::ops::metered(#down, #name));
@@ -238,6 +263,26 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
     out
 }
 
+/// The `timestamps` and `watermarks` nodes a Kafka source `id` runs itself (per partition).
+fn kafka_event_time(graph: &Graph, id: NodeId) -> Option<(NodeId, NodeId)> {
+    (0..graph.nodes.len()).find_map(|wm| match graph.fused_into_kafka_source(wm) {
+        Some((src, ts)) if src == id => Some((ts, wm)),
+        _ => None,
+    })
+}
+
+/// Whether `id` is a `timestamps` or `watermarks` that runs inside a Kafka source.
+fn fused_into_source(graph: &Graph, id: NodeId) -> bool {
+    match graph.nodes[id].kind {
+        NodeKind::Watermarks(_) => graph.fused_into_kafka_source(id).is_some(),
+        NodeKind::Timestamps(_) => graph
+            .consumers(id, 0)
+            .first()
+            .is_some_and(|e| graph.fused_into_kafka_source(e.to).is_some_and(|(_, ts)| ts == id)),
+        _ => false,
+    }
+}
+
 /// The name an operator's record count goes by in the metrics: a sink's name, or the
 /// operator's word and position (`window_4`).
 fn operator_name(graph: &Graph, id: NodeId) -> String {
@@ -266,6 +311,10 @@ fn operator_name(graph: &Graph, id: NodeId) -> String {
 /// job's state backend when it is a byte backend (it brings the serde bounds that needs),
 /// and names it there.
 fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
+    if fused_into_source(graph, id) {
+        // Its state is part of the Kafka source's position.
+        return None;
+    }
     let checkpoints = graph.settings.checkpoints();
     let backend_ready = checkpoints || graph.settings.state_backend_set;
     let kind = match &graph.nodes[id].kind {

@@ -114,6 +114,9 @@ pub struct Node {
     /// `.uid("name")` follows it: the stable id its state is saved under in checkpoints
     /// (Flink's `uid`), instead of its kind and position.
     pub uid: Option<String>,
+    /// `.idleness(d)` follows it (a `watermarks` fused into a Kafka source): a partition
+    /// without records for this many milliseconds stops holding the watermark back.
+    pub idleness_ms: Option<i64>,
 }
 
 /// How records move along an edge.
@@ -264,6 +267,40 @@ impl Graph {
     /// The edge into `node`, if it has one (sources have none).
     pub fn input(&self, node: NodeId) -> Option<&Edge> {
         self.edges.iter().find(|e| e.to == node)
+    }
+
+    /// For the `watermarks` node `id`: whether it and the `timestamps` before it fuse into the
+    /// Kafka source before that, which then generates watermarks per partition. They do when
+    /// each of the three feeds only the next.
+    pub fn fused_into_kafka_source(&self, id: NodeId) -> Option<(NodeId, NodeId)> {
+        if !matches!(self.nodes[id].kind, NodeKind::Watermarks(_)) {
+            return None;
+        }
+        let ts = self.input(id)?.from;
+        let src = self.input(ts)?.from;
+        let only = |n: NodeId, next: NodeId| matches!(self.consumers(n, 0)[..], [e] if e.to == next);
+        let fused = matches!(self.nodes[ts].kind, NodeKind::Timestamps(_))
+            && matches!(&self.nodes[src].kind, NodeKind::Source { kind, .. } if kind == "kafka")
+            && only(src, ts)
+            && only(ts, id);
+        fused.then_some((src, ts))
+    }
+
+    /// The label of node `id` in rendered plans: its kind's, and for a `timestamps` or
+    /// `watermarks` fused into a Kafka source, that they run per partition in the source.
+    pub fn label(&self, id: NodeId) -> String {
+        let label = self.nodes[id].kind.label();
+        let fused_wm = |wm: NodeId| self.fused_into_kafka_source(wm).is_some();
+        match self.nodes[id].kind {
+            NodeKind::Watermarks(_) if fused_wm(id) => match self.nodes[id].idleness_ms {
+                Some(ms) => format!("{label} per partition in the source, idleness {}", fmt_ms(ms)),
+                None => format!("{label} per partition in the source"),
+            },
+            NodeKind::Timestamps(_) if self.consumers(id, 0).first().is_some_and(|e| fused_wm(e.to)) => {
+                format!("{label} per partition in the source")
+            }
+            _ => label,
+        }
     }
 
     /// How many outputs `node` has.

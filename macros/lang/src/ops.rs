@@ -30,6 +30,11 @@ pub const SOURCES: &[Word] = &[
         1,
     ),
     w("stdin_lines", "stdin_lines()", 0),
+    w(
+        "kafka",
+        "kafka::<Record>(kafka::source(\"host:9092\", \"topic\").bounded())",
+        1,
+    ),
 ];
 
 /// Operators on any stream (before a window).
@@ -44,6 +49,7 @@ pub const OPERATORS: &[Word] = &[
     w("inspect", "inspect(|r| …)", 1),
     w("timestamps", "timestamps(|r| r.ts_ms)", 1),
     w("watermarks", "watermarks(bounded_out_of_orderness(5s))", 1),
+    w("idleness", "idleness(30s)", 1),
     w("key_by", "key_by(|r| r.key)", 1),
     w("rebalance", "rebalance()", 0),
     w("reduce", "reduce(|a, b| …)", 1),
@@ -94,6 +100,12 @@ pub const SINKS: &[Word] = &[
         "postgres",
         "postgres(PgTable::insert(\"postgres://…\", \"table\") | PgTable::upsert(url, \"table\", [\"key\"]))",
         1,
+    ),
+    w("kafka", "kafka(kafka::sink(\"host:9092\", \"topic\"))", 1),
+    w(
+        "kafka_keyed",
+        "kafka_keyed(kafka::sink(\"host:9092\", \"topic\"), |r| r.key)",
+        2,
     ),
 ];
 

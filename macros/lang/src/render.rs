@@ -76,7 +76,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                     } else {
                         format!("  <- {}", inputs.join(", "))
                     };
-                    let _ = writeln!(s, "  op{id}: {}{from}", graph.nodes[id].kind.label());
+                    let _ = writeln!(s, "  op{id}: {}{from}", graph.label(id));
                 }
             }
         }
@@ -85,11 +85,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
             for (ci, chain) in plan.chains.iter().enumerate() {
                 let _ = writeln!(s, "    subgraph chain{ci} [\"chain {ci}\"]");
                 for &id in &chain.nodes {
-                    let _ = writeln!(
-                        s,
-                        "        op{id}[\"{}\"]",
-                        graph.nodes[id].kind.label().replace('"', "#quot;")
-                    );
+                    let _ = writeln!(s, "        op{id}[\"{}\"]", graph.label(id).replace('"', "#quot;"));
                 }
                 let _ = writeln!(s, "    end");
             }
@@ -113,7 +109,7 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
                     let _ = writeln!(
                         s,
                         "        op{id} [label=\"{}\"];",
-                        graph.nodes[id].kind.label().replace('"', "\\\"")
+                        graph.label(id).replace('"', "\\\"")
                     );
                 }
                 let _ = writeln!(s, "    }}");

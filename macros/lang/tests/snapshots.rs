@@ -163,6 +163,26 @@ fn rebalance_and_two_exchanges() {
     );
 }
 
+#[test]
+fn kafka_source_with_per_partition_watermarks_and_sink() {
+    snapshot(
+        "kafka",
+        quote! {
+            job { name: "orders", parallelism: 2 }
+            let orders = kafka::<Order>(kafka::source("127.0.0.1:9092", "orders").bounded())
+                .timestamps(|o| o.ts)
+                .watermarks(bounded_out_of_orderness(4s))
+                .idleness(30s);
+            let totals = orders
+                .key_by(|o| o.user.clone())
+                .window(tumbling(10s))
+                .drop_late_data()
+                .sum(|o| o.amount);
+            totals.sink(kafka_keyed(kafka::sink("127.0.0.1:9092", "totals"), |t| t.key.clone()));
+        },
+    );
+}
+
 /// A job with `state_backend: rocksdb` and no checkpoints wraps its window and keyed `reduce`
 /// in `checkpointed`, which moves their state into the backend (and brings the serde bounds).
 #[test]

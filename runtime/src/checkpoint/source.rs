@@ -33,6 +33,8 @@ pub struct SourceCheckpoints {
     /// Records since the last checkpoint, for the count.
     since: u64,
     last: Instant,
+    /// The id of the last checkpoint triggered.
+    last_triggered: u64,
 }
 
 impl SourceCheckpoints {
@@ -49,6 +51,7 @@ impl SourceCheckpoints {
             every_records,
             since: 0,
             last: Instant::now(),
+            last_triggered: 0,
             coordinator,
         };
         s.rearm();
@@ -133,6 +136,24 @@ impl SourceCheckpoints {
         }
     }
 
+    /// For a live source waiting for input: true when a checkpoint is due by time (the
+    /// job's `checkpoint_interval`) or the job has failed, although no record came.
+    pub fn due_without_records(&mut self) -> bool {
+        if self.ctx.failed() {
+            self.stopped = true;
+            return true;
+        }
+        self.coordinator
+            .as_ref()
+            .and_then(|c| c.config().interval)
+            .is_some_and(|i| self.last.elapsed() >= i)
+    }
+
+    /// The id of the last checkpoint [`trigger`](Self::trigger) sent (0 before the first).
+    pub fn last_triggered(&self) -> u64 {
+        self.last_triggered
+    }
+
     /// Takes a checkpoint: sends a barrier through `out` and records `position`, the place
     /// to resume reading after every record emitted so far. Returns false if the job has
     /// failed instead: the source must stop reading and call [`end`](Self::end).
@@ -143,6 +164,7 @@ impl SourceCheckpoints {
         }
         let Some(c) = self.coordinator.clone() else { return true };
         let id = c.begin();
+        self.last_triggered = id;
         match serde_json::to_value(position) {
             Ok(v) => c.source_position(id, self.name, v),
             Err(e) => ctx.fail(JobError::Other(format!(

@@ -29,6 +29,12 @@ impl<F> Timestamps<F> {
     pub fn into_collector<D>(self, next: D) -> Timestamps<F, D> {
         Timestamps { f: self.f, next }
     }
+
+    /// The extractor, for a source that stamps its records itself (a Kafka source
+    /// generating watermarks per partition).
+    pub fn into_extractor(self) -> F {
+        self.f
+    }
 }
 
 impl<T, F: FnMut(&T) -> Timestamp, D: Collector<T>> Collector<T> for Timestamps<F, D> {
@@ -83,6 +89,12 @@ pub fn watermarks<T>(_input: Ty<T>, strategy: WatermarkStrategy) -> (Watermarks,
 }
 
 impl Watermarks {
+    /// The out-of-orderness bound in milliseconds (0 for monotonous timestamps), for a source
+    /// that generates watermarks itself.
+    pub fn bound_ms(&self) -> i64 {
+        self.bound
+    }
+
     /// Chains the successor.
     pub fn into_collector<D>(self, next: D) -> Watermarks<D> {
         Watermarks {

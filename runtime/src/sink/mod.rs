@@ -28,6 +28,7 @@ pub mod postgres;
 mod stdout;
 
 pub use self::csv::{CsvSink, csv};
+pub use crate::kafka::sink::{KafkaSink, kafka, kafka_keyed};
 pub use collect::{CollectSink, Collected, collect};
 pub use fold::{FoldSink, Folded, fold};
 pub use for_each::{ForEachSink, for_each};

@@ -13,6 +13,7 @@ mod paths;
 mod stdin;
 
 pub use self::csv::{CsvSource, csv};
+pub use crate::kafka::source::{KafkaSource, kafka};
 pub use from_iter::{FromIter, from_iter};
 pub use generate::{Generate, generate};
 pub use json_lines::{JsonLinesSource, json_lines};

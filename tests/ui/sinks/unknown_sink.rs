@@ -8,6 +8,6 @@ struct Click {
 
 fn main() {
     let _job = pipeline! {
-        csv::<Click>("clicks.csv").sink(kafka("topic"));
+        csv::<Click>("clicks.csv").sink(pulsar("topic"));
     };
 }
