@@ -51,7 +51,7 @@ pub use fuseflow_runtime::checkpoint;
 pub use fuseflow_runtime::cli::{self, main};
 pub use fuseflow_runtime::kafka;
 pub use fuseflow_runtime::ops::{KeyedProcessFunction, ProcessContext};
-pub use fuseflow_runtime::sink::Folded;
+pub use fuseflow_runtime::sink::{Folded, PgTable};
 pub use fuseflow_runtime::state;
 pub use fuseflow_runtime::{
     AggregateFunction, Collected, Collector, Counters, DeadLetter, DeadLetterTarget, Job, JobError, JobSpec,

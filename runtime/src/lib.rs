@@ -8,7 +8,8 @@
 //! - [`window`]: tumbling event-time and processing-time windows with Flink's semantics, and
 //!   the window functions (`count`, `sum`, `min`, `max`, `avg`, `reduce`, any
 //!   [`AggregateFunction`]);
-//! - [`sink`]: stdout, CSV and JSON-lines files, and a collecting sink for tests;
+//! - [`sink`]: stdout, CSV and JSON-lines files, PostgreSQL tables, and a collecting sink
+//!   for tests;
 //! - [`kafka`]: the Kafka source and sink (the `kafka` feature);
 //! - [`checkpoint`]: aligned barriers, snapshots, manifests, exactly-once part files, restore;
 //! - [`Job`]: a built job, which runs its tasks and reports a [`JobSummary`];

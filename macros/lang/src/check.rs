@@ -1184,9 +1184,10 @@ impl Checker<'_> {
             return;
         };
         let ident = sink.name.clone();
-        // Only file sinks can be overridden by name, so only they compete for names.
+        // Only file and database sinks can be overridden by name (and a database sink
+        // records its commits under its name), so only they compete for names.
         let base = stream.unwrap_or_else(|| format!("sink_{}", self.sinks));
-        let name = if matches!(word.name, "csv" | "json_lines") {
+        let name = if matches!(word.name, "csv" | "json_lines" | "postgres") {
             let seen = self.sink_names.entry(base.clone()).or_insert(0);
             *seen += 1;
             if *seen == 1 { base } else { format!("{base}_{seen}") }

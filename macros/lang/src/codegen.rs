@@ -324,6 +324,7 @@ fn checkpointed_id(graph: &Graph, id: NodeId) -> Option<String> {
         NodeKind::Watermarks(_) => "watermarks",
         NodeKind::KeyedProcess(_) => "process",
         NodeKind::Sink { kind, .. } if kind == "fold" => "fold",
+        NodeKind::Sink { kind, .. } if kind == "postgres" => "postgres",
         _ => return None,
     };
     if let Some(uid) = &graph.nodes[id].uid {
@@ -459,7 +460,7 @@ fn type_node(graph: &Graph, id: NodeId) -> TokenStream {
             } else if kind == "fold" {
                 let (h, init, f) = (&args[0], &args[1], &args[2]);
                 quote_spanned! {span=> let #n = #p::sink::fold(#input, &(#h), #init, #f); }
-            } else if kind == "csv" || kind == "json_lines" {
+            } else if kind == "csv" || kind == "json_lines" || kind == "postgres" {
                 quote_spanned! {span=> let #n = #p::sink::#kind_ident(#input #(, #args)*).named(#name); }
             } else {
                 quote_spanned! {span=> let #n = #p::sink::#kind_ident(#input #(, #args)*); }

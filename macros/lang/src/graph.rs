@@ -248,7 +248,7 @@ pub enum NodeKind {
     Window(WindowSpec),
     /// `sink(kind(args))`.
     Sink {
-        /// `stdout`, `csv`, `json_lines`, `collect`, `for_each` or `fold`.
+        /// `stdout`, `csv`, `json_lines`, `collect`, `for_each`, `fold` or `postgres`.
         kind: String,
         /// The name `--output <name>=<path>` overrides it by: the stream it writes, when it
         /// directly follows a stream name, else `sink_<n>`; made unique with a suffix.

@@ -96,6 +96,11 @@ pub const SINKS: &[Word] = &[
     w("collect", "collect(handle)", 1),
     w("for_each", "for_each(|r| …)", 1),
     w("fold", "fold(handle, initial_accumulator, |acc, r| …)", 3),
+    w(
+        "postgres",
+        "postgres(PgTable::insert(\"postgres://…\", \"table\") | PgTable::upsert(url, \"table\", [\"key\"]))",
+        1,
+    ),
     w("kafka", "kafka(kafka::sink(\"host:9092\", \"topic\"))", 1),
     w(
         "kafka_keyed",

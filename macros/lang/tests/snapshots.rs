@@ -80,6 +80,22 @@ fn checkpointed_window_and_fold() {
 }
 
 #[test]
+fn checkpointed_postgres_sinks() {
+    snapshot(
+        "postgres",
+        quote! {
+            job { name: "totals", checkpoint_every_records: 1000, parallelism: 2 }
+            let orders = csv::<Order>("orders.csv");
+            let totals = orders
+                .key_by(|o| o.customer)
+                .reduce(|a, b| Order { amount: a.amount + b.amount, ..b });
+            totals.sink(postgres(PgTable::upsert(URL, "totals", ["customer"])));
+            totals.sink(postgres(PgTable::insert(URL, "history")));
+        },
+    );
+}
+
+#[test]
 fn fan_out_to_two_sinks() {
     snapshot(
         "fan_out",

@@ -28,6 +28,8 @@ pub struct Coordinator {
     inner: Mutex<Inner>,
     /// Told of every completed checkpoint, in order (sinks with external commits).
     listeners: Mutex<Vec<Arc<dyn CheckpointListener>>>,
+    /// A sink asked for a checkpoint at the end of input ([`Coordinator::checkpoint_at_end`]).
+    at_end: std::sync::atomic::AtomicBool,
 }
 
 /// Something that acts when a checkpoint completes: a sink that commits to an external
@@ -185,12 +187,37 @@ impl Coordinator {
             counters,
             inner: Mutex::new(inner),
             listeners: Mutex::new(Vec::new()),
+            at_end: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Registers `listener` to be told of every checkpoint completed from now on.
     pub fn add_listener(&self, listener: Arc<dyn CheckpointListener>) {
         lock(&self.listeners).push(listener);
+    }
+
+    /// Asks the sources to take one more checkpoint when their input ends, after the final
+    /// watermark (every window has fired) and before the end of input, so that everything a
+    /// job writes is covered by a checkpoint that keeps operator state.
+    ///
+    /// A sink that commits to an external system calls this when it opens: the final
+    /// checkpoint, taken after every task has ended, holds no operator state, so what the
+    /// sink had buffered for it would be lost if the job died between that checkpoint's
+    /// manifest and the sink's commit. With this checkpoint the sink's last rows are in its
+    /// snapshot, and the final checkpoint has nothing left to commit.
+    pub fn request_checkpoint_at_end(&self) {
+        self.at_end.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a sink asked for a checkpoint at the end of input
+    /// ([`request_checkpoint_at_end`](Self::request_checkpoint_at_end)).
+    pub fn checkpoint_at_end(&self) -> bool {
+        self.at_end.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The name of the job whose checkpoints these are.
+    pub fn job(&self) -> &str {
+        &self.job
     }
 
     /// The checkpoint settings.

@@ -183,8 +183,9 @@ impl SourceCheckpoints {
     }
 
     /// Ends the source's input: records the final `position` (for the final checkpoint) and
-    /// sends the final watermark, unless the job failed (then nothing must fire), and the end
-    /// of input.
+    /// sends the final watermark, unless the job failed (then nothing must fire), then a last
+    /// checkpoint at `position` if a sink asked for one
+    /// ([`Coordinator::request_checkpoint_at_end`]), and the end of input.
     pub fn end<T, C: Collector<T>, P: Serialize>(&mut self, out: &mut C, position: &P) {
         if !self.stopped && !self.ctx.failed() {
             if let Some(c) = &self.coordinator {
@@ -197,6 +198,11 @@ impl SourceCheckpoints {
                 }
             }
             out.watermark(crate::MAX_WATERMARK);
+            if self.coordinator.as_ref().is_some_and(|c| c.checkpoint_at_end()) {
+                let ctx = self.ctx.clone();
+                // A failed job sends no barrier; either way the input ends below.
+                let _ = self.trigger(out, &ctx, position);
+            }
         }
         out.end();
     }

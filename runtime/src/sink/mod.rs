@@ -13,6 +13,10 @@
 //! A file sink has a name (given with `named`, which `pipeline!` sets to the stream's name, or
 //! else its file's stem): `--output name=path` ([`Job::with_output`](crate::Job::with_output))
 //! makes the sink of that name write to another path, chosen when the sink opens.
+//!
+//! The [`postgres`] sink writes rows of a PostgreSQL table, exactly-once with checkpoints
+//! (a write-ahead sink that commits each checkpoint's rows in one transaction); `--output
+//! name=postgres://…` gives it another database.
 
 mod collect;
 mod csv;
@@ -20,6 +24,7 @@ mod flatten;
 mod fold;
 mod for_each;
 mod json_lines;
+pub mod postgres;
 mod stdout;
 
 pub use self::csv::{CsvSink, csv};
@@ -28,6 +33,7 @@ pub use collect::{CollectSink, Collected, collect};
 pub use fold::{FoldSink, Folded, fold};
 pub use for_each::{ForEachSink, for_each};
 pub use json_lines::{JsonLinesSink, json_lines};
+pub use postgres::{DEFAULT_BATCH_SIZE, DEFAULT_CONNECT_TIMEOUT, PgSink, PgTable, postgres};
 pub use stdout::{StdoutSink, stdout};
 
 use crate::checkpoint::PartWriter;

@@ -63,6 +63,8 @@ impl FilePosition {
         };
         match files.get(pos.file_index) {
             Some(f) if f.display().to_string() == pos.file => Ok(Some(pos)),
+            // The end of the input (a checkpoint taken at the end of input): nothing to read.
+            None if pos.file_index == files.len() && pos.file.is_empty() => Ok(Some(pos)),
             _ => Err(JobError::Other(format!(
                 "the checkpoint resumes reading `{}` (input file {} of the source), but the source's inputs are now {}: \
                  restore with the same inputs",

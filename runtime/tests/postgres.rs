@@ -1,0 +1,481 @@
+//! The PostgreSQL sink against a real server on 127.0.0.1 (`scripts/services.sh`, started
+//! here when it is not running): values of every kind reach their columns, a restored job
+//! commits exactly the batches the failed run had not (and committing twice writes nothing
+//! twice), and bad connections, tables, columns and records fail or dead-letter clearly.
+//! The jobs are built by hand with the runtime's API; `tests/postgres.rs` runs `pipeline!`
+//! jobs, at several parallelisms, and kills one with SIGKILL. (Without the `postgres`
+//! feature, on by default, there is no client to test: `sink::postgres`'s unit tests check
+//! that the sink then names the feature.)
+
+#![cfg(feature = "postgres")]
+
+use fuseflow_runtime::checkpoint::{CheckpointConfig, RestoreFrom, checkpointed};
+use fuseflow_runtime::sink::{self, PgTable};
+use fuseflow_runtime::{DeadLetterTarget, Job, JobError, JobSpec, JobSummary, source};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The test server's URL (`FUSEFLOW_PG_URL`, or the script's cluster, started if needed).
+fn server() -> String {
+    if let Ok(url) = std::env::var("FUSEFLOW_PG_URL") {
+        return url;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/services.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["start", "postgres"])
+        .output()
+        .expect("run scripts/services.sh");
+    assert!(
+        out.status.success(),
+        "cannot start PostgreSQL with scripts/services.sh (install it with `scripts/services.sh install`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = std::env::var("FUSEFLOW_PG_PORT").unwrap_or_else(|_| "55432".into());
+    format!("postgres://postgres@127.0.0.1:{port}/postgres")
+}
+
+/// Runs SQL with `psql`, returning the rows as `|`-separated lines.
+fn psql(url: &str, sql: &str) -> Vec<String> {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A table name no other test (or run) uses.
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Reading {
+    id: i64,
+    sensor: String,
+    value: f64,
+}
+
+fn readings(n: i64) -> Vec<Reading> {
+    (1..=n)
+        .map(|id| Reading {
+            id,
+            sensor: format!("s{}", id % 7),
+            value: id as f64 / 4.0,
+        })
+        .collect()
+}
+
+fn create_readings(url: &str) -> String {
+    let table = unique("readings");
+    psql(
+        url,
+        &format!("CREATE TABLE {table} (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision)"),
+    );
+    table
+}
+
+/// A job writing `records` into `table` with checkpoints every 100 records in `dir` (the
+/// sink saved as `pg`, and named after its table: tests run at once, and must not share
+/// commit rows), restoring `restore` if given.
+fn checkpointed_job(
+    records: Vec<Reading>,
+    table: PgTable,
+    dir: &Path,
+    restore: Option<RestoreFrom>,
+) -> Result<JobSummary, JobError> {
+    let src = source::from_iter(records);
+    let ty = src.ty();
+    let spec = JobSpec {
+        name: "pg-runtime-test",
+        ..JobSpec::default()
+    };
+    let mut job = Job::new(spec).with_checkpoints(CheckpointConfig::every_records(dir, 100));
+    if let Some(from) = restore {
+        job = job.with_restore(from);
+    }
+    let name = table.table().to_owned();
+    job.add_source(
+        "readings",
+        src,
+        checkpointed(sink::postgres(ty, table).named(&name), "pg"),
+    );
+    job.run()
+}
+
+#[test]
+fn values_of_every_kind_reach_columns_of_their_types() {
+    #[derive(serde::Serialize)]
+    struct Row {
+        small: i16,
+        big: u64,
+        ratio: f32,
+        price: f64,
+        name: String,
+        ok: bool,
+        at: &'static str,
+        note: Option<String>,
+        pair: (i32, String),
+    }
+    let url = server();
+    let table = unique("kinds");
+    psql(
+        &url,
+        &format!(
+            "CREATE TABLE {table} (small smallint, big numeric, ratio real, price numeric(10,2), name varchar(20), \
+             ok boolean, at timestamptz, note text, pair_0 integer, pair_1 text)"
+        ),
+    );
+    let rows = vec![
+        Row {
+            small: -3,
+            big: u64::MAX,
+            ratio: 0.5,
+            price: 12.25,
+            name: "ünïcode 'quoted'".into(),
+            ok: true,
+            at: "2026-11-24T12:00:00Z",
+            note: None,
+            pair: (7, "seven".into()),
+        },
+        Row {
+            small: 4,
+            big: 0,
+            ratio: f32::NAN,
+            price: -1.5,
+            name: "b".into(),
+            ok: false,
+            at: "1970-01-01T00:00:00Z",
+            note: Some("n".into()),
+            pair: (-1, "".into()),
+        },
+    ];
+    let src = source::from_iter(rows);
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source("rows", src, sink::postgres(ty, PgTable::insert(&url, &table)));
+    let summary = job.run().unwrap();
+    assert_eq!(summary.records_out, 2);
+    let got = psql(
+        &url,
+        &format!(
+            "SELECT small, big, ratio, price, name, ok, extract(epoch from at)::bigint, coalesce(note, 'NULL'), pair_0, pair_1 \
+             FROM {table} ORDER BY small"
+        ),
+    );
+    assert_eq!(
+        got,
+        [
+            "-3|18446744073709551615|0.5|12.25|ünïcode 'quoted'|t|1795521600|NULL|7|seven",
+            "4|0|NaN|-1.50|b|f|0|n|-1|",
+        ]
+    );
+}
+
+#[test]
+fn without_checkpoints_rows_are_written_in_batches_and_upserts_replace_by_key() {
+    let url = server();
+    let table = create_readings(&url);
+    let src = source::from_iter(readings(2500));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source(
+        "readings",
+        src,
+        sink::postgres(ty, PgTable::insert(&url, &table).batch_size(300)),
+    );
+    assert_eq!(job.run().unwrap().records_out, 2500);
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["2500|3126250"]
+    );
+
+    // Upsert the same ids with other values, twice each in one batch: the last one wins.
+    let again: Vec<Reading> = readings(2500)
+        .into_iter()
+        .flat_map(|r| {
+            let first = Reading {
+                value: -1.0,
+                ..r.clone()
+            };
+            let last = Reading {
+                value: r.value * 2.0,
+                ..r
+            };
+            [first, last]
+        })
+        .collect();
+    let src = source::from_iter(again);
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source(
+        "readings",
+        src,
+        sink::postgres(ty, PgTable::upsert(&url, &table, ["id"]).batch_size(1000)),
+    );
+    job.run().unwrap();
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(value) FROM {table}")),
+        ["2500|1563125"]
+    );
+}
+
+#[test]
+fn with_checkpoints_each_checkpoint_is_committed_once_with_its_commit_row() {
+    let url = server();
+    let table = create_readings(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), None).unwrap();
+    assert_eq!(summary.records_out, 250);
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["250|31375"]
+    );
+    // Checkpoints 1 and 2 after 100 and 200 records, 3 at the end of input (the sink asks
+    // for it), 4 the final one: one commit row per batch.
+    let commits = psql(
+        &url,
+        &format!(
+            "SELECT subtask, checkpoint, rows FROM fuseflow_commits \
+             WHERE job = 'pg-runtime-test' AND sink = '{table}' ORDER BY checkpoint"
+        ),
+    );
+    assert_eq!(commits, ["0|1|100", "0|2|100", "0|3|50"]);
+}
+
+#[test]
+fn a_restore_commits_what_the_failed_run_had_not_and_never_a_batch_twice() {
+    let url = server();
+    let table = create_readings(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let insert = || PgTable::insert(&url, &table);
+    checkpointed_job(readings(250), insert(), dir.path(), None).unwrap();
+    let all = psql(&url, &format!("SELECT count(*), sum(id) FROM {table}"));
+    assert_eq!(all, ["250|31375"]);
+    let forget = |checkpoint: u64| {
+        psql(
+            &url,
+            &format!(
+                "DELETE FROM fuseflow_commits WHERE job = 'pg-runtime-test' AND sink = '{table}' \
+                 AND checkpoint = {checkpoint}"
+            ),
+        )
+    };
+
+    // Restoring checkpoint 3, whose batch was committed, applies nothing again (inserts
+    // of ids that exist would fail on the primary key).
+    checkpointed_job(readings(250), insert(), dir.path(), Some(RestoreFrom::Id(3))).unwrap();
+    assert_eq!(psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")), all);
+
+    // As if the job had died between checkpoint 3's manifest and its commit: the restore
+    // commits the batch from the checkpoint's state, once, however often it runs.
+    psql(&url, &format!("DELETE FROM {table} WHERE id > 200"));
+    forget(3);
+    for _ in 0..2 {
+        checkpointed_job(readings(250), insert(), dir.path(), Some(RestoreFrom::Id(3))).unwrap();
+        assert_eq!(psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")), all);
+    }
+}
+
+#[test]
+fn an_unreachable_server_fails_the_job_naming_host_and_port() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    let table = PgTable::insert(url, "readings").connect_timeout(Duration::from_millis(800));
+    job.add_source("readings", src, sink::postgres(ty, table));
+    let started = Instant::now();
+    let err = job.run().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}/postgres")),
+        "{err}"
+    );
+    assert!(err.contains("postgres sink `readings`"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(started.elapsed() >= Duration::from_millis(300), "it retried: {err}");
+
+    // A server that answers with an error is not retried.
+    let url = server();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    let table = PgTable::insert(format!("{base}/no_such_db"), "readings").connect_timeout(Duration::from_secs(30));
+    job.add_source("readings", src, sink::postgres(ty, table));
+    let started = Instant::now();
+    let err = job.run().unwrap_err().to_string();
+    assert!(err.contains("database \"no_such_db\" does not exist"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+    let err = {
+        let src = source::from_iter(readings(3));
+        let ty = src.ty();
+        let mut job = Job::new(JobSpec::default());
+        job.add_source("readings", src, sink::postgres(ty, PgTable::insert("mysql://x", "t")));
+        job.run().unwrap_err().to_string()
+    };
+    assert!(err.contains("`mysql://x` is not a PostgreSQL connection URL"), "{err}");
+}
+
+#[test]
+fn a_missing_table_or_column_fails_the_job_naming_them() {
+    let url = server();
+    let missing = unique("missing");
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&url, &missing)));
+    let err = job.run().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("cannot write table `{missing}` at 127.0.0.1:"))
+            && err.contains("there is no such table"),
+        "{err}"
+    );
+
+    let table = unique("narrow");
+    psql(&url, &format!("CREATE TABLE {table} (id bigint, sensor text)"));
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&url, &table)));
+    let err = job.run().unwrap_err().to_string();
+    assert!(err.contains(&format!("table `{table}` has no column `value`")), "{err}");
+    assert_eq!(psql(&url, &format!("SELECT count(*) FROM {table}")), ["0"]);
+
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    let upsert = PgTable::upsert(&url, &table, ["key"]);
+    job.add_source("readings", src, sink::postgres(ty, upsert));
+    let err = job.run().unwrap_err().to_string();
+    assert!(
+        err.contains("the upsert key column `key` is not a column of the table"),
+        "{err}"
+    );
+
+    // An upsert key that is no unique constraint of the table: the server says so.
+    let table = unique("no_key");
+    psql(
+        &url,
+        &format!("CREATE TABLE {table} (id bigint, sensor text, value double precision)"),
+    );
+    let src = source::from_iter(readings(3));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    let upsert = PgTable::upsert(&url, &table, ["id"]);
+    job.add_source("readings", src, sink::postgres(ty, upsert));
+    let err = job.run().unwrap_err().to_string();
+    assert!(err.contains(&format!("cannot write to table `{table}`")), "{err}");
+    assert!(err.contains("no unique or exclusion constraint"), "{err}");
+}
+
+#[test]
+fn a_value_the_server_refuses_fails_the_job_naming_the_table() {
+    let url = server();
+    let table = unique("strict");
+    psql(
+        &url,
+        &format!("CREATE TABLE {table} (id smallint, sensor text, value double precision)"),
+    );
+    let src = source::from_iter(vec![Reading {
+        id: 1 << 40,
+        sensor: "s".into(),
+        value: 1.0,
+    }]);
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&url, &table)));
+    let err = job.run().unwrap_err().to_string();
+    assert!(err.contains(&format!("cannot write to table `{table}`")), "{err}");
+    assert!(err.contains("out of range for type smallint"), "{err}");
+}
+
+#[test]
+fn records_that_cannot_be_rows_are_dead_lettered_with_the_reason() {
+    let url = server();
+    let table = create_readings(&url);
+    let mut records = readings(4);
+    records[1].sensor = "bad\0name".into();
+    let dead = tempfile::NamedTempFile::new().unwrap();
+    let src = source::from_iter(records);
+    let ty = src.ty();
+    let spec = JobSpec {
+        dead_letter: DeadLetterTarget::File(dead.path().display().to_string()),
+        ..JobSpec::default()
+    };
+    let mut job = Job::new(spec);
+    job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&url, &table)));
+    let summary = job.run().unwrap();
+    assert_eq!((summary.records_out, summary.dead_lettered), (3, 1));
+    assert_eq!(
+        psql(
+            &url,
+            &format!("SELECT string_agg(id::text, ',' ORDER BY id) FROM {table}")
+        ),
+        ["1,3,4"]
+    );
+    let letter = std::fs::read_to_string(dead.path()).unwrap();
+    assert!(
+        letter.contains(&format!("cannot be a row of table `{table}`")),
+        "{letter}"
+    );
+    assert!(letter.contains("field `sensor` contains a NUL character"), "{letter}");
+    assert!(letter.contains("\"line\":2"), "{letter}");
+}
+
+#[test]
+fn a_fresh_start_forgets_the_commits_of_the_history_it_replaces() {
+    let url = server();
+    let table = create_readings(&url);
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), None).unwrap();
+    // The table is emptied by hand and the job started again without --restore: its
+    // checkpoints 1, 2, … are new ones, and must not be taken for the old commits.
+    psql(&url, &format!("TRUNCATE {table}"));
+    checkpointed_job(readings(250), PgTable::insert(&url, &table), dir.path(), None).unwrap();
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["250|31375"]
+    );
+    // Restoring an older checkpoint than the newest replaces the history after it too.
+    psql(&url, &format!("DELETE FROM {table} WHERE id > 200"));
+    checkpointed_job(
+        readings(250),
+        PgTable::insert(&url, &table),
+        dir.path(),
+        Some(RestoreFrom::Id(2)),
+    )
+    .unwrap();
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["250|31375"]
+    );
+}
