@@ -69,4 +69,6 @@ pub fn example(name: &str) -> std::process::Command {
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
+pub mod kafka;
+pub mod pg;
 pub mod services;

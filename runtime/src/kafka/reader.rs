@@ -270,7 +270,9 @@ impl<F> Reader<'_, F> {
             }
             let keep_going = match polled {
                 None => self.idle(consumer, out, ctx, cps),
-                Some(Ok(msg)) => !self.message(&msg, out, ctx) || self.checkpoint(out, ctx, cps),
+                // A checkpoint after every `checkpoint_every_records` messages read (or
+                // when one is due by time, or the job failed: `due`).
+                Some(Ok(msg)) => !(self.message(&msg, out, ctx) && cps.due()) || self.checkpoint(out, ctx, cps),
                 Some(Err(KafkaError::PartitionEOF(_))) => {
                     self.at_end_of_partitions(consumer, out);
                     true
@@ -286,7 +288,8 @@ impl<F> Reader<'_, F> {
         }
     }
 
-    /// Emits one message (or dead-letters it); true when a checkpoint is due after it.
+    /// Emits one message (or dead-letters it); true when it was read (not skipped as past
+    /// a bounded read's end or of an unknown partition).
     #[inline]
     fn message<T: DeserializeOwned + 'static, C: Collector<T>>(
         &mut self,
