@@ -2,9 +2,11 @@
 //! heap, on [`StateBackendConfig::in_memory_bytes`] and on RocksDB, at parallelism 1 and 2;
 //! window state far larger than RocksDB's caches; checkpoints that move between the paths.
 
+#[cfg(feature = "rocksdb")]
+use super::AggregateFunction;
 use super::agg::count;
 use super::testing::{Log, Msg, finish, records};
-use super::{AggregateFunction, WindowResult, event_time_window, processing_time_window};
+use super::{WindowResult, event_time_window, processing_time_window};
 use crate::checkpoint::{Stateful, checkpointed};
 use crate::exchange::{by_key_group, clone_for_worker};
 use crate::ops::{WatermarkStrategy, key_by, keyed_reduce, timestamps, watermarks};
@@ -21,6 +23,7 @@ type Logged<T> = Rc<RefCell<Vec<Msg<T>>>>;
 type Messages = (Vec<Msg<Res>>, Vec<Msg<u32>>);
 
 /// Every path a job's state can take; RocksDB's working files go under `dir`.
+#[cfg_attr(not(feature = "rocksdb"), allow(unused_mut))]
 fn backends(dir: &std::path::Path) -> Vec<(&'static str, StateBackendConfig)> {
     let mut all = vec![
         ("heap", StateBackendConfig::Heap),
@@ -183,10 +186,12 @@ fn a_window_job_gives_the_same_output_on_every_backend_at_parallelism_1_and_2() 
 
 /// Keeps a 4 KiB block of noise per key and window, mixed with each record's seed: far more
 /// state than memory caches, if there are many keys.
+#[cfg(feature = "rocksdb")]
 #[derive(Clone)]
 struct Noise;
 
 /// A xorshift generator: incompressible bytes, so the state is as large on disk.
+#[cfg(feature = "rocksdb")]
 fn noise(seed: u64, out: &mut [u8]) {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     for chunk in out.chunks_mut(8) {
@@ -197,8 +202,10 @@ fn noise(seed: u64, out: &mut [u8]) {
     }
 }
 
+#[cfg(feature = "rocksdb")]
 const BLOCK: usize = 4096;
 
+#[cfg(feature = "rocksdb")]
 impl AggregateFunction<u64> for Noise {
     type Acc = (u32, Vec<u8>);
     type Out = (u32, u64);
