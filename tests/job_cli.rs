@@ -141,7 +141,7 @@ fn overrides_naming_nothing_list_the_names() {
     let out = clicks(&["examples/data/clicks.csv", &out_dir, "--input", "click=x.csv"]);
     assert_one_line_error(&out, 1, "no file source named `click` (file sources: `clicks`)");
     let out = clicks(&["examples/data/clicks.csv", &out_dir, "--output", "nope=x.csv"]);
-    assert_one_line_error(&out, 1, "no file sink named `nope`");
+    assert_one_line_error(&out, 1, "no sink named `nope` that --output can redirect");
     assert!(text(&out.stderr).contains("`late_clicks`"));
     assert!(!Path::new("x.csv").exists());
 }

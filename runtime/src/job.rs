@@ -335,13 +335,13 @@ impl TaskContext {
         }
     }
 
-    /// An error naming the `--output` overrides that match no file sink, if any.
+    /// An error naming the `--output` overrides that match no file or `postgres` sink, if any.
     fn unknown_outputs(&self) -> Option<JobError> {
         let sinks = self.shared.sinks.lock().unwrap_or_else(|p| p.into_inner());
         let unknown: Vec<&String> = self.shared.outputs.keys().filter(|k| !sinks.contains(*k)).collect();
         (!unknown.is_empty()).then(|| {
             JobError::Other(format!(
-                "no file sink named {} (file sinks: {})",
+                "no sink named {} that --output can redirect (file and postgres sinks: {})",
                 quoted(unknown),
                 names_or_none(sinks.iter())
             ))

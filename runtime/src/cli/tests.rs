@@ -274,7 +274,7 @@ fn overrides_naming_nothing_fail_before_any_record_flows() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no file sink named `nope` (file sinks: `also`, `copy`)"
+        "no sink named `nope` that --output can redirect (file and postgres sinks: `also`, `copy`)"
     );
     assert_eq!(counters.records_in.load(Ordering::Relaxed), 0);
 
