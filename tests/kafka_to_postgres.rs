@@ -8,7 +8,7 @@
 mod common;
 
 use common::kafka::{produce, topic};
-use common::pg::{database, psql};
+use common::pg::{create_totals_tables, database, total_rows};
 use common::services::kafka_brokers;
 use fuseflow::checkpoint::RestoreFrom;
 use fuseflow::{PgTable, WindowResult, kafka, pipeline};
@@ -120,21 +120,6 @@ fn run_to_end(mut cmd: Command) {
     );
 }
 
-fn create_tables(db: &str) {
-    psql(
-        db,
-        "CREATE TABLE totals (user_id text, window_end bigint, amount bigint, PRIMARY KEY (user_id, window_end));
-         CREATE TABLE firings (user_id text NOT NULL, window_end bigint NOT NULL, amount bigint NOT NULL)",
-    );
-}
-
-/// Every row of `table`, sorted, duplicates kept.
-fn rows(db: &str, table: &str) -> Vec<String> {
-    let mut rows = psql(db, &format!("SELECT user_id, window_end, amount FROM {table}"));
-    rows.sort();
-    rows
-}
-
 /// The number of the newest complete checkpoint under `dir` (0 if none).
 fn newest_checkpoint(dir: &Path) -> u64 {
     std::fs::read_dir(dir.join("checkpoints"))
@@ -161,9 +146,9 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
 
     // The run that is never killed.
     let reference = database("k2p_reference");
-    create_tables(&reference);
+    create_totals_tables(&reference, "totals", "firings");
     run_to_end(job(&name, &reference, &tmp.path().join("reference")));
-    let (expected_totals, expected_firings) = (rows(&reference, "totals"), rows(&reference, "firings"));
+    let (expected_totals, expected_firings) = (total_rows(&reference, "totals"), total_rows(&reference, "firings"));
     // One checkpoint per 50 orders read, and those the sinks ask for at the end of input.
     let taken = newest_checkpoint(&tmp.path().join("reference"));
     assert!(
@@ -183,7 +168,7 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
     // The run that is killed: once early, then each time once it has committed more rows
     // (firings of windows); then restored until it ends.
     let killed = database("k2p_killed");
-    create_tables(&killed);
+    create_totals_tables(&killed, "totals", "firings");
     let dir = tmp.path().join("killed");
     let (mut kills, mut committed_before_a_kill) = (0, 0);
     let mut committed = 0;
@@ -192,7 +177,7 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
         let mut child = job(&name, &killed, &dir).spawn().unwrap();
         let started = Instant::now();
         let due = |n: usize| newest_checkpoint(&dir) > before + 1 && (attempt == 0 || n > committed);
-        while !due(rows(&killed, "firings").len())
+        while !due(total_rows(&killed, "firings").len())
             && child.try_wait().unwrap().is_none()
             && started.elapsed() < Duration::from_secs(30)
         {
@@ -207,7 +192,7 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        committed = rows(&killed, "firings").len();
+        committed = total_rows(&killed, "firings").len();
         eprintln!(
             "killed after checkpoint {}: {committed} rows committed",
             newest_checkpoint(&dir)
@@ -223,7 +208,7 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
     );
     run_to_end(job(&name, &killed, &dir));
 
-    let firings = rows(&killed, "firings");
+    let firings = total_rows(&killed, "firings");
     assert_eq!(
         firings.len(),
         expected_firings.len(),
@@ -234,7 +219,7 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
         "inserted rows differ from the uninterrupted run"
     );
     assert!(
-        rows(&killed, "totals") == expected_totals,
+        total_rows(&killed, "totals") == expected_totals,
         "upserted rows differ from the uninterrupted run"
     );
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::pg::{database, psql};
+use common::pg::{create_totals_tables, database, psql, total_rows};
 
 use common::example;
 use fuseflow::{Job, PgTable, pipeline};
@@ -275,21 +275,6 @@ fn totals_job_restoring(input: &Path, url: &str, dir: &Path, restore: &str) -> C
     cmd
 }
 
-fn create_totals_tables(url: &str) {
-    psql(
-        url,
-        "CREATE TABLE pg_totals (user_id text, window_end bigint, amount bigint, PRIMARY KEY (user_id, window_end));
-         CREATE TABLE pg_firings (user_id text NOT NULL, window_end bigint NOT NULL, amount bigint NOT NULL)",
-    );
-}
-
-/// Every row of `table`, sorted, duplicates kept.
-fn all_rows(url: &str, table: &str) -> Vec<String> {
-    let mut rows = psql(url, &format!("SELECT user_id, window_end, amount FROM {table}"));
-    rows.sort();
-    rows
-}
-
 fn run_to_end(cmd: &mut Command) {
     let out = cmd.output().unwrap();
     assert!(
@@ -307,12 +292,12 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
 
     // The run that is never killed.
     let reference = database("pg_reference");
-    create_totals_tables(&reference);
+    create_totals_tables(&reference, "pg_totals", "pg_firings");
     let started = Instant::now();
     run_to_end(&mut totals_job(&input, &reference, &tmp.path().join("reference")));
     let full = started.elapsed();
-    let expected_totals = all_rows(&reference, "pg_totals");
-    let expected_firings = all_rows(&reference, "pg_firings");
+    let expected_totals = total_rows(&reference, "pg_totals");
+    let expected_firings = total_rows(&reference, "pg_firings");
     assert!(expected_totals.len() > 1_000, "{} totals", expected_totals.len());
     assert!(
         expected_firings.len() > expected_totals.len(),
@@ -323,7 +308,7 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
 
     // The run that is killed again and again.
     let killed = database("pg_killed");
-    create_totals_tables(&killed);
+    create_totals_tables(&killed, "pg_totals", "pg_firings");
     let dir = tmp.path().join("killed");
     let mut rng = Rng(7);
     let (mut kills, mut attempts, mut restarts_with_commits) = (0, 0, 0);
@@ -364,7 +349,7 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
     );
     run_to_end(&mut totals_job(&input, &killed, &dir));
 
-    let firings = all_rows(&killed, "pg_firings");
+    let firings = total_rows(&killed, "pg_firings");
     assert_eq!(
         firings.len(),
         expected_firings.len(),
@@ -375,7 +360,7 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
         "inserted rows differ from the uninterrupted run"
     );
     assert!(
-        all_rows(&killed, "pg_totals") == expected_totals,
+        total_rows(&killed, "pg_totals") == expected_totals,
         "upserted rows differ from the uninterrupted run"
     );
 }
@@ -386,9 +371,9 @@ fn restoring_the_checkpoint_taken_at_the_end_of_input_writes_nothing_again() {
     let input = tmp.path().join("events.csv");
     write_events(&input, 5_000);
     let url = database("pg_end");
-    create_totals_tables(&url);
+    create_totals_tables(&url, "pg_totals", "pg_firings");
     run_to_end(&mut totals_job(&input, &url, tmp.path()));
-    let (totals, firings) = (all_rows(&url, "pg_totals"), all_rows(&url, "pg_firings"));
+    let (totals, firings) = (total_rows(&url, "pg_totals"), total_rows(&url, "pg_firings"));
     assert!(!firings.is_empty());
     // The example keeps 2 checkpoints: the one its sinks asked for at the end of input, and
     // the final one. Restoring the first replays nothing and commits nothing again.
@@ -401,8 +386,8 @@ fn restoring_the_checkpoint_taken_at_the_end_of_input_writes_nothing_again() {
         ids.sort();
         assert_eq!(ids.len(), 2, "{ids:?}");
         run_to_end(&mut totals_job_restoring(&input, &url, tmp.path(), &ids[0].to_string()));
-        assert!(all_rows(&url, "pg_firings") == firings, "inserted rows changed");
-        assert!(all_rows(&url, "pg_totals") == totals, "upserted rows changed");
+        assert!(total_rows(&url, "pg_firings") == firings, "inserted rows changed");
+        assert!(total_rows(&url, "pg_totals") == totals, "upserted rows changed");
     }
 }
 

@@ -31,3 +31,23 @@ pub fn database(prefix: &str) -> String {
     let (base, _) = server.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }
+
+/// Creates the two tables of a windowed-totals job in `db`: `totals`, upserted (one row per
+/// user and window, its latest total), and `firings`, inserted into (one row per firing, so a
+/// row written twice shows).
+pub fn create_totals_tables(db: &str, totals: &str, firings: &str) {
+    psql(
+        db,
+        &format!(
+            "CREATE TABLE {totals} (user_id text, window_end bigint, amount bigint, PRIMARY KEY (user_id, window_end));
+             CREATE TABLE {firings} (user_id text NOT NULL, window_end bigint NOT NULL, amount bigint NOT NULL)"
+        ),
+    );
+}
+
+/// Every `user_id|window_end|amount` row of `table`, sorted, duplicates kept.
+pub fn total_rows(db: &str, table: &str) -> Vec<String> {
+    let mut rows = psql(db, &format!("SELECT user_id, window_end, amount FROM {table}"));
+    rows.sort();
+    rows
+}
