@@ -10,7 +10,7 @@
 //! Control messages pass through.
 
 use crate::checkpoint::{Stateful, decode, encode, key_group_of, warn_heap_state};
-use crate::state::{NamespacedValues, StateBackendConfig, StateKey, namespaced_values};
+use crate::state::{NamespacedValues, StateKey, backend_values};
 use crate::{Collector, JobError, TaskContext, Timestamp, Ty};
 use foldhash::fast::FixedState;
 use serde::Serialize;
@@ -180,11 +180,9 @@ where
 
     fn use_state_backend(&mut self, ctx: &TaskContext, operator: &'static str) -> Result<(), JobError> {
         self.backend_checked = true;
-        let config = ctx.state_backend();
-        if matches!(config, StateBackendConfig::Backend(_)) && self.backend.is_none() {
-            let max_parallelism = ctx.max_parallelism().max(1);
-            let values = namespaced_values(config, max_parallelism, operator, "reduce-values")
-                .map_err(|e| JobError::Other(e.to_string()))?;
+        if self.backend.is_none()
+            && let Some((values, max_parallelism)) = backend_values(ctx, operator, "reduce-values")?
+        {
             self.backend = Some(InBackend {
                 values,
                 max_parallelism,

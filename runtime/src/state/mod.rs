@@ -63,7 +63,7 @@ mod timers;
 #[cfg(feature = "rocksdb")]
 pub use self::rocksdb::{RocksDbBackend, RocksDbOptions};
 pub use backend::{EntryVisitor, InMemoryBackend, KeyAddr, StateBackend, StateError};
-pub use namespaced::{NamespacedValues, namespaced_values};
+pub use namespaced::{BackendValues, NamespacedValues, backend_values, namespaced_values};
 pub use registry::{ListState, MapState, StateKey, StateRegistry, StateTtl, StateValue, TtlUpdate, ValueState};
 pub use store::{
     BackendContext, BackendFactory, Clock, KeyedState, KeyedStateStore, ListRef, MapRef, StateBackendConfig,

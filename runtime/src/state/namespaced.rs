@@ -84,6 +84,34 @@ where
     }))
 }
 
+/// An operator instance's values in the job's byte-level backend, and the job's
+/// `max_parallelism` (see [`backend_values`]).
+pub type BackendValues<K, V> = (Box<dyn NamespacedValues<K, V>>, usize);
+
+/// The [`NamespacedValues`] of an operator instance of the job `ctx` belongs to, with the
+/// job's `max_parallelism`, when the job runs on a byte-level backend (RocksDB, or
+/// [`StateBackendConfig::in_memory_bytes`]); `None` on the heap path, where the operator keeps
+/// its own typed tables. What the window operators and keyed `reduce` call when the
+/// `checkpointed` wrapper opens them.
+pub fn backend_values<K, V>(
+    ctx: &crate::TaskContext,
+    operator: &str,
+    state: &'static str,
+) -> Result<Option<BackendValues<K, V>>, crate::JobError>
+where
+    K: StateKey,
+    V: Serialize + DeserializeOwned + 'static,
+{
+    let config = ctx.state_backend();
+    if !matches!(config, StateBackendConfig::Backend(_)) {
+        return Ok(None);
+    }
+    let max_parallelism = ctx.max_parallelism().max(1);
+    let values = namespaced_values(config, max_parallelism, operator, state)
+        .map_err(|e| crate::JobError::Other(e.to_string()))?;
+    Ok(Some((values, max_parallelism)))
+}
+
 /// A value's encoding, stored as a map state's value: serialized as one byte string (the
 /// bytes postcard writes for a `Vec<u8>`, copied at once rather than byte by byte).
 #[derive(Clone)]

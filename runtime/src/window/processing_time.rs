@@ -24,7 +24,7 @@
 use super::table::KeyTable;
 use super::{AggregateFunction, WindowResult, check_size, tumbling};
 use crate::checkpoint::{Stateful, decode, encode, key_group_of, warn_heap_state};
-use crate::state::{NamespacedValues, StateBackendConfig, StateKey, namespaced_values};
+use crate::state::{NamespacedValues, StateKey, backend_values};
 use crate::{Collector, JobError, MAX_WATERMARK, TaskContext, Timestamp, Ty};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -280,11 +280,9 @@ where
 
     fn use_state_backend(&mut self, ctx: &TaskContext, operator: &'static str) -> Result<(), JobError> {
         self.backend_checked = true;
-        let config = ctx.state_backend();
-        if matches!(config, StateBackendConfig::Backend(_)) && self.backend.is_none() {
-            let max_parallelism = ctx.max_parallelism().max(1);
-            let accs = namespaced_values(config, max_parallelism, operator, "window-accumulators")
-                .map_err(|e| JobError::Other(e.to_string()))?;
+        if self.backend.is_none()
+            && let Some((accs, max_parallelism)) = backend_values(ctx, operator, "window-accumulators")?
+        {
             self.backend = Some(Box::new(InBackend {
                 keys: KeyTable::default(),
                 accs,
