@@ -7,6 +7,7 @@
 mod common;
 
 use common::kafka::{produce, produce_paced, topic};
+use common::orders::Order;
 
 use common::services::{kafka_brokers, unique};
 use fuseflow::checkpoint::RestoreFrom;
@@ -18,14 +19,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
-struct Order {
-    id: u64,
-    user: String,
-    amount: u64,
-    ts: i64,
-}
 
 fn orders(n: u64) -> Vec<Order> {
     (0..n)

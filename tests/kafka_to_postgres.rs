@@ -8,57 +8,22 @@
 mod common;
 
 use common::kafka::{produce, topic};
+use common::orders::{Order, Total, messages, out_of_order};
 use common::pg::{create_totals_tables, database, total_rows};
 use common::services::kafka_brokers;
 use fuseflow::checkpoint::RestoreFrom;
-use fuseflow::{PgTable, WindowResult, kafka, pipeline};
+use fuseflow::{PgTable, kafka, pipeline};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-struct Order {
-    id: u64,
-    user: String,
-    amount: u64,
-    ts: i64,
-}
-
-/// A row of `totals` and `firings`.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Total {
-    user_id: String,
-    window_end: i64,
-    amount: u64,
-}
-
-impl From<WindowResult<String, u64>> for Total {
-    fn from(r: WindowResult<String, u64>) -> Self {
-        Total {
-            user_id: r.key,
-            window_end: r.end,
-            amount: r.value,
-        }
-    }
-}
-
-/// Orders 100 ms apart in event time, every fifth one 0.5 s behind its partition's newest
-/// order (out of order, within the 1 s bound of the watermarks). Which order arrives first
-/// across partitions varies between runs, but no order is ever late: the watermark is the
-/// minimum over partitions, at most the order's own partition's, which it is within. So
-/// every run fires each window once with the same total, and the uninterrupted run is a
-/// fixed reference. (Late data after a restore is covered by `tests/postgres.rs`, on a
-/// file source whose order is fixed.)
-fn orders(n: u64) -> Vec<Order> {
-    (0..n)
-        .map(|id| Order {
-            id,
-            user: format!("u{}", id % 7),
-            amount: id % 13 + 1,
-            ts: id as i64 * 100 - if id % 5 == 4 { 500 } else { 0 },
-        })
-        .collect()
-}
+// The input: `out_of_order` orders, every fifth one 0.5 s behind its partition's newest
+// order (within the 1 s bound of the watermarks). Which order arrives first across
+// partitions varies between runs, but no order is ever late: the watermark is the minimum
+// over partitions, at most the order's own partition's, which it is within. So every run
+// fires each window once with the same total, and the uninterrupted run is a fixed
+// reference. (Late data after a restore is covered by `tests/postgres.rs`, on a file source
+// whose order is fixed.)
 
 /// Set in the environment of the child process that runs the job: the job's directory. The
 /// test binary then runs [`job_process`] instead of tests.
@@ -135,13 +100,9 @@ fn newest_checkpoint(dir: &Path) -> u64 {
 
 #[test]
 fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterrupted_run() {
-    let input = orders(900);
+    let input = out_of_order(0..900);
     let name = topic("k2p", 3);
-    let messages: Vec<(i32, Vec<u8>)> = input
-        .iter()
-        .map(|o| ((o.id % 3) as i32, serde_json::to_vec(o).unwrap()))
-        .collect();
-    produce(&name, &messages);
+    produce(&name, &messages(&input, 3));
     let tmp = tempfile::tempdir().unwrap();
 
     // The run that is never killed.

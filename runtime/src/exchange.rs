@@ -106,6 +106,8 @@ pub struct Env<'a> {
     pub(crate) input_overrides: std::collections::BTreeMap<String, crate::source::InputPaths>,
     /// The names of the sources that read files.
     pub(crate) file_sources: Vec<&'static str>,
+    /// How a scaled-out job reaches Kafka (`None`: the job runs in one process).
+    pub(crate) scale_out: Option<std::sync::Arc<crate::scale_out::ScaleOutPlan>>,
 }
 
 /// A worker loop, ready to move to its thread.
@@ -119,6 +121,7 @@ impl<'a> Env<'a> {
             workers: Vec::new(),
             input_overrides: Default::default(),
             file_sources: Vec::new(),
+            scale_out: None,
         }
     }
 
@@ -136,6 +139,9 @@ impl<'a> Env<'a> {
         C: Collector<S::Item> + 'a,
     {
         let mut source = source;
+        if let Some(plan) = &self.scale_out {
+            plan.found_source(name, source.kafka_endpoint());
+        }
         if let Some(paths) = source.input_paths_mut() {
             self.file_sources.push(name);
             if let Some(other) = self.input_overrides.get(name) {

@@ -45,6 +45,10 @@ pub struct JobSpec {
     /// Where a disk backend (RocksDB) keeps its working files (default: the system's
     /// temporary directory).
     pub state_dir: Option<std::path::PathBuf>,
+    /// The job scales out through Kafka (`scale_out: kafka`): several processes share its
+    /// Kafka input through a consumer group, and its keyed stage through an internal topic
+    /// (see [`scale_out`](crate::scale_out)).
+    pub scale_out: bool,
 }
 
 impl Default for JobSpec {
@@ -62,6 +66,7 @@ impl Default for JobSpec {
             restart: RestartStrategy::None,
             state_backend: StateBackendKind::Memory,
             state_dir: None,
+            scale_out: false,
         }
     }
 }
@@ -184,10 +189,11 @@ struct Shared {
     sinks: Mutex<BTreeSet<String>>,
     opened: Opened,
     max_parallelism: usize,
-    checkpoints: Option<Arc<Coordinator>>,
     failed: std::sync::atomic::AtomicBool,
     state_backend: StateBackendConfig,
     outcome: AttemptOutcome,
+    /// How a scaled-out job reaches Kafka (`None`: the job runs in one process).
+    scale_out: Option<Arc<crate::scale_out::ScaleOutPlan>>,
 }
 
 /// Whether one attempt at running a job failed, known once the attempt has ended.
@@ -218,6 +224,9 @@ pub struct TaskContext {
     shared: Arc<Shared>,
     subtask: usize,
     subtasks: usize,
+    /// The checkpoints this task takes part in: the job's, or (in a scaled-out job) those of
+    /// its key group range.
+    checkpoints: Option<Arc<Coordinator>>,
 }
 
 impl TaskContext {
@@ -238,13 +247,14 @@ impl TaskContext {
                 sinks: Mutex::default(),
                 opened: Opened::default(),
                 max_parallelism,
-                checkpoints,
                 failed: Default::default(),
                 state_backend,
                 outcome: AttemptOutcome::default(),
+                scale_out: None,
             }),
             subtask: 0,
             subtasks: 1,
+            checkpoints,
         }
     }
 
@@ -272,7 +282,24 @@ impl TaskContext {
             shared: Arc::clone(&self.shared),
             subtask,
             subtasks,
+            checkpoints: self.checkpoints.clone(),
         }
+    }
+
+    /// This context, taking part in `checkpoints` instead (a scaled-out job's key group
+    /// range checkpoints on its own).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub(crate) fn with_checkpoints(&self, checkpoints: Option<Arc<Coordinator>>) -> Self {
+        TaskContext {
+            checkpoints,
+            ..self.clone()
+        }
+    }
+
+    /// How this scaled-out job reaches Kafka, if it is one.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub(crate) fn scale_out(&self) -> Option<&Arc<crate::scale_out::ScaleOutPlan>> {
+        self.shared.scale_out.as_ref()
     }
 
     /// Which parallel instance of its chain this is, in `0..subtasks()`.
@@ -304,7 +331,7 @@ impl TaskContext {
 
     /// The job's checkpoint coordinator, if it takes checkpoints.
     pub fn checkpoints(&self) -> Option<&Arc<Coordinator>> {
-        self.shared.checkpoints.as_ref()
+        self.checkpoints.as_ref()
     }
 
     /// Called by a file sink named `sink` when it opens: records the name (so that an
@@ -627,6 +654,9 @@ impl<'a> Job<'a> {
         loop {
             let mut env = Env::new(self.spec.parallelism);
             env.input_overrides = self.overrides.inputs.clone();
+            if self.spec.scale_out {
+                env.scale_out = Some(Arc::new(crate::scale_out::ScaleOutPlan::new(&self.spec)));
+            }
             match &self.rewire {
                 Some(wire) => wire(&mut env),
                 None => once.drain(..).for_each(|wire| wire(&mut env)),
@@ -675,6 +705,7 @@ impl<'a> Job<'a> {
             workers,
             input_overrides,
             file_sources,
+            scale_out,
             ..
         } = env;
         let unknown: Vec<&String> = input_overrides
@@ -690,6 +721,8 @@ impl<'a> Job<'a> {
         }
         let coordinator = match &self.spec.checkpoints {
             None => None,
+            // A scaled-out job checkpoints each key group range on its own.
+            Some(_) if scale_out.is_some() => None,
             Some(config) => {
                 if sources.len() > 1 {
                     return Err(Failure::BeforeStart(JobError::Other(format!(
@@ -738,7 +771,7 @@ impl<'a> Job<'a> {
                 .config(&state_dir)
                 .map_err(|e| Failure::BeforeStart(JobError::Other(e)))?,
         };
-        let ctx = TaskContext::new(
+        let mut ctx = TaskContext::new(
             dead,
             Arc::clone(counters),
             self.overrides.outputs.clone(),
@@ -746,6 +779,9 @@ impl<'a> Job<'a> {
             coordinator.clone(),
             state_backend,
         );
+        if let Some(plan) = scale_out {
+            Arc::get_mut(&mut ctx.shared).expect("a new context").scale_out = Some(plan);
+        }
         let mut ran = false;
         std::thread::scope(|scope| {
             let n_workers = workers.len();

@@ -28,6 +28,7 @@ mod job;
 pub mod kafka;
 pub mod ops;
 pub mod restart;
+pub mod scale_out;
 pub mod sink;
 pub mod source;
 pub mod state;

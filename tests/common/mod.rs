@@ -70,5 +70,6 @@ pub fn example(name: &str) -> std::process::Command {
     cmd
 }
 pub mod kafka;
+pub mod orders;
 pub mod pg;
 pub mod services;

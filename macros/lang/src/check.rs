@@ -87,6 +87,8 @@ struct Checker<'e> {
     sink_names: BTreeMap<String, usize>,
     /// Where each `watermarks` node's `.idleness(…)` was written.
     idleness_spans: BTreeMap<NodeId, Span>,
+    /// Where `rebalance()` was called.
+    rebalances: Vec<Span>,
 }
 
 /// Checks a parsed pipeline and builds its graph; errors go to `errors`.
@@ -111,6 +113,7 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
         parallel: Vec::new(),
         sink_names: BTreeMap::new(),
         idleness_spans: BTreeMap::new(),
+        rebalances: Vec::new(),
     };
     for stmt in &pipeline.stmts {
         if let Some(b) = &stmt.binding {
@@ -120,6 +123,9 @@ pub fn check(pipeline: &Pipeline, errors: &mut Errors) -> Graph {
     }
     c.check_unused();
     c.check_idleness_fused();
+    if settings.scale_out {
+        c.check_scale_out(pipeline, &settings);
+    }
     if pipeline.stmts.is_empty() {
         c.errors.push(
             pipeline.span,
@@ -269,6 +275,14 @@ fn check_settings(pipeline: &Pipeline, errors: &mut Errors) -> JobSettings {
             "state_dir" => match string() {
                 Some(v) if !v.is_empty() => s.state_dir = Some(v),
                 _ => errors.push(vspan, "`state_dir` takes a directory path as a string literal"),
+            },
+            "scale_out" => match &setting.value {
+                Expr::Path(p) if p.path.is_ident("kafka") => s.scale_out = true,
+                _ => errors.push(
+                    vspan,
+                    "`scale_out` takes `kafka`: the job's processes share its Kafka input through the consumer \
+                     group and its keyed stage through an internal topic",
+                ),
             },
             "restart" => match parse_restart(&setting.value) {
                 Ok(r) => s.restart = r,
@@ -736,6 +750,7 @@ impl Checker<'_> {
                     None
                 }
                 "rebalance" => {
+                    self.rebalances.push(span);
                     if input.shape == Shape::Keyed {
                         self.errors.push(
                             span,
@@ -882,6 +897,110 @@ impl Checker<'_> {
         }
         self.nodes = graph.nodes;
         self.edges = graph.edges;
+    }
+
+    /// A job that scales out through Kafka (`scale_out: kafka`) has one Kafka source, one
+    /// `key_by` and no other exchange, no sink before the `key_by` (its first stage is
+    /// at-least-once), and checkpoints (where each key group range keeps its state).
+    fn check_scale_out(&mut self, pipeline: &Pipeline, settings: &JobSettings) {
+        let span = pipeline
+            .job
+            .iter()
+            .flat_map(|j| &j.settings)
+            .find(|s| s.name == "scale_out")
+            .map_or(pipeline.span, |s| s.name.span());
+        if !settings.checkpoints() {
+            self.errors.push(
+                span,
+                "a job that scales out keeps each key group range's state in checkpoints, which its processes \
+                 share: add `checkpoint_interval: 10s` and a shared `checkpoint_dir`",
+            );
+        }
+        for node in &self.nodes {
+            if let NodeKind::Source { kind, .. } = &node.kind
+                && kind != "kafka"
+            {
+                self.errors.push(
+                    node.span,
+                    format!(
+                        "a job with `scale_out: kafka` reads a Kafka topic, whose partitions its processes share: \
+                         `{kind}` cannot be shared; use `kafka::<T>(…)` or remove `scale_out`"
+                    ),
+                );
+            }
+        }
+        if self.sources > 1 {
+            self.errors.push(span, "a job with `scale_out: kafka` has one source");
+        }
+        let exchanges: Vec<Edge> = self
+            .edges
+            .iter()
+            .filter(|e| e.exchange != Exchange::Forward)
+            .copied()
+            .collect();
+        let mut keyed = None;
+        for &span in &self.rebalances {
+            self.errors.push(
+                span,
+                "a job with `scale_out: kafka` moves records between processes only at its `key_by`: remove \
+                 `rebalance()`",
+            );
+        }
+        for e in &exchanges {
+            if e.exchange == Exchange::Rebalance {
+                continue;
+            } else if keyed.is_some() {
+                self.errors.push(
+                    self.nodes[e.from].span,
+                    "a job with `scale_out: kafka` has one `key_by` (the internal topic between its two stages): \
+                     key the stream once",
+                );
+            } else {
+                keyed = Some(e.to);
+            }
+        }
+        let Some(keyed) = keyed else {
+            if exchanges.is_empty() {
+                self.errors.push(
+                    span,
+                    "a job with `scale_out: kafka` needs a `key_by`, where records move to the process that owns \
+                     their key group; without one, run one job per topic instead",
+                );
+            }
+            return;
+        };
+        // The nodes behind the key_by; the others form the first stage.
+        let mut behind = vec![false; self.nodes.len()];
+        behind[keyed] = true;
+        for id in keyed..self.nodes.len() {
+            if behind[id] {
+                for e in self.edges.iter().filter(|e| e.from == id) {
+                    behind[e.to] = true;
+                }
+            }
+        }
+        for node in &self.nodes {
+            if let NodeKind::Sink { kind, .. } = &node.kind
+                && (kind == "csv" || kind == "json_lines")
+            {
+                self.errors.push(
+                    node.span,
+                    format!(
+                        "a job with `scale_out: kafka` cannot write `{kind}` part files yet: their checkpoints are \
+                         per process, not per key group range; write to `postgres(…)` (exactly-once) or `kafka(…)`"
+                    ),
+                );
+            }
+        }
+        for (id, node) in self.nodes.iter().enumerate() {
+            if !behind[id] && matches!(node.kind, NodeKind::Sink { .. }) {
+                self.errors.push(
+                    node.span,
+                    "a job with `scale_out: kafka` writes only behind its `key_by` (before it, records may be \
+                     read twice when a process takes over a partition): move this sink after the `key_by`",
+                );
+            }
+        }
     }
 
     fn check_unused(&mut self) {

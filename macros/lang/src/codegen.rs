@@ -108,6 +108,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
     } else {
         quote!(build)
     };
+    let scale_out = st.scale_out;
     let plan_text = render(graph, plan, Format::Text);
     let plan_mermaid = render(graph, plan, Format::Mermaid);
     let plan_dot = render(graph, plan, Format::Dot);
@@ -144,6 +145,30 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                     Exchange::Rebalance => quote_spanned!(span=> #sp::exchange::round_robin(#input)),
                     _ => quote_spanned!(span=> #sp::exchange::by_key_group(#input, #max_par)),
                 };
+                if st.scale_out && edge.exchange == Exchange::Hash {
+                    // The chain behind the key_by is built whenever a key group range comes to
+                    // this process: the builder owns copies of its operators.
+                    let kspan = graph.nodes[edge.from].span;
+                    let kp = runtime(kspan);
+                    // A record type without serde is reported at the `key_by`.
+                    let codec = quote_spanned!(kspan=> #kp::scale_out::codec(#input));
+                    let owned = chain.nodes.iter().map(|&id| {
+                        let n = local("n", id);
+                        quote_spanned!(span=> let #n = #sp::clone_for_worker(&#n);)
+                    });
+                    wiring.push(quote_spanned! {span=>
+                        let mut #link = #sp::Env::connect_scaled(
+                            #env,
+                            #partitioner,
+                            #codec,
+                            {
+                                #(#owned)*
+                                move |_| { #(#body)* #c }
+                            },
+                        );
+                    });
+                    continue;
+                }
                 wiring.push(quote_spanned! {span=>
                     let mut #link = #sp::Env::connect(
                         #env,
@@ -175,6 +200,7 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 restart: #restart,
                 state_backend: #state_backend,
                 state_dir: #state_dir,
+                scale_out: #scale_out,
             };
             #(#typing)*
             #p::Job::#build(__spec, move |#env| {

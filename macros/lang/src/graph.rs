@@ -38,6 +38,9 @@ pub struct JobSettings {
     pub state_backend_set: bool,
     /// `state_dir: "path"`.
     pub state_dir: Option<String>,
+    /// `scale_out: kafka`: the job runs as several processes sharing its Kafka input and,
+    /// through an internal topic, its keyed stage.
+    pub scale_out: bool,
 }
 
 /// The `restart` job setting: Flink's restart strategies.
@@ -86,6 +89,7 @@ impl Default for JobSettings {
             rocksdb: false,
             state_backend_set: false,
             state_dir: None,
+            scale_out: false,
         }
     }
 }

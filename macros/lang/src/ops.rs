@@ -120,6 +120,7 @@ pub const SETTINGS: &[&str] = &[
     "checkpoint_dir",
     "checkpoints_retained",
     "restart",
+    "scale_out",
     "state_backend",
     "state_dir",
 ];

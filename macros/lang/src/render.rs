@@ -51,8 +51,16 @@ pub fn render(graph: &Graph, plan: &Plan, format: Format) -> String {
         Format::Text => {
             let _ = writeln!(
                 s,
-                "job \"{}\" (parallelism {}, max_parallelism {}, dead letters to {})",
-                st.name, st.parallelism, st.max_parallelism, st.dead_letter
+                "job \"{}\" (parallelism {}, max_parallelism {}, dead letters to {}{})",
+                st.name,
+                st.parallelism,
+                st.max_parallelism,
+                st.dead_letter,
+                if st.scale_out {
+                    ", scales out through Kafka: hash(key) crosses an internal topic"
+                } else {
+                    ""
+                }
             );
             for (ci, chain) in plan.chains.iter().enumerate() {
                 let _ = writeln!(s, "chain {ci}:");

@@ -183,6 +183,28 @@ fn kafka_source_with_per_partition_watermarks_and_sink() {
     );
 }
 
+/// A job that scales out through Kafka: its `key_by` becomes `connect_scaled` (the internal
+/// topic), whose chain builder owns copies of the operators behind it.
+#[test]
+fn scale_out_through_kafka() {
+    snapshot(
+        "scale_out",
+        quote! {
+            job { name: "orders", parallelism: 4, checkpoint_interval: 1s, scale_out: kafka }
+            let orders = kafka::<Order>(kafka::source("127.0.0.1:9092", "orders").group_id("orders"))
+                .timestamps(|o| o.ts)
+                .watermarks(bounded_out_of_orderness(1s));
+            orders
+                .filter(|o| o.amount > 0)
+                .key_by(|o| o.user.clone())
+                .window(tumbling(10s))
+                .drop_late_data()
+                .sum(|o| o.amount)
+                .sink(postgres(PgTable::insert(URL, "totals")));
+        },
+    );
+}
+
 /// A job with `state_backend: rocksdb` and no checkpoints wraps its window and keyed `reduce`
 /// in `checkpointed`, which moves their state into the backend (and brings the serde bounds).
 #[test]

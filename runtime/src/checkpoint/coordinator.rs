@@ -531,6 +531,17 @@ fn clean_part_dir(dir: &Path, keep_up_to: u64) -> Result<(), JobError> {
     Ok(())
 }
 
+/// The position of `source` in the latest complete checkpoint under `dir`, without restoring
+/// it (a scaled-out job learns where a key group range's input resumes before it restores
+/// the range).
+#[cfg(feature = "kafka")]
+pub(crate) fn latest_position(dir: &Path, source: &str) -> Option<serde_json::Value> {
+    match find(dir, &RestoreFrom::Latest) {
+        Ok(r) => r?.manifest.sources.get(source).cloned(),
+        Err(_) => None,
+    }
+}
+
 /// Finds the checkpoint `from` names under `dir`, checked.
 fn find(dir: &Path, from: &RestoreFrom) -> Result<Option<Restored>, JobError> {
     let load = |d: PathBuf| -> Result<Restored, JobError> {

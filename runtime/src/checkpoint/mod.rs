@@ -39,6 +39,8 @@ mod parts;
 mod source;
 mod stateful;
 
+#[cfg(feature = "kafka")]
+pub(crate) use coordinator::latest_position;
 pub use coordinator::{CheckpointListener, Coordinator};
 pub use manifest::{Manifest, OperatorState, StateFile};
 pub(crate) use parts::PartWriter;

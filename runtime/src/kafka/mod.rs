@@ -19,7 +19,9 @@
 //!
 //! - **Partitions.** One job reads all the partitions of its topics: the source *assigns*
 //!   them to itself (it does not join a consumer group, so there is no rebalancing), and
-//!   records go on to the parallel workers through the job's exchanges.
+//!   records go on to the parallel workers through the job's exchanges. A job with
+//!   `scale_out: kafka` instead joins its group and reads the partitions the group gives
+//!   its process ([`scale_out`](crate::scale_out)).
 //! - **Start and end.** Reading starts at the offsets of the restored checkpoint, or else at
 //!   [`StartFrom`]; a [`bounded`](SourceConfig::bounded) source stops at the end offsets it
 //!   saw when it started (Flink's `setBounded(OffsetsInitializer.latest())`), so a job ends.
@@ -44,8 +46,10 @@
 //! start with an error naming the feature.
 
 #[cfg(feature = "kafka")]
-mod client;
-mod format;
+pub(crate) mod client;
+pub(crate) mod format;
+#[cfg(feature = "kafka")]
+mod group;
 #[cfg(feature = "kafka")]
 mod reader;
 pub(crate) mod sink;

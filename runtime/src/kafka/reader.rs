@@ -7,10 +7,9 @@ use super::watermarks::{PartitionTime, PartitionWatermarks};
 use super::{SourceConfig, StartFrom, client};
 use crate::checkpoint::{CheckpointListener, SourceCheckpoints};
 use crate::{Collector, DeadLetter, JobError, MIN_WATERMARK, NO_TIMESTAMP, TaskContext, Timestamp};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
-use rdkafka::metadata::Metadata;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -71,14 +70,16 @@ pub(super) fn run<T: DeserializeOwned + 'static, F: Extract<T>, C: Collector<T>>
         .set("auto.offset.reset", "earliest")
         .create()
         .map_err(|e| err(format!("cannot create the Kafka consumer: {e}")))?;
-    let md = client::metadata(
-        |t, d| consumer.fetch_metadata(t, d),
-        &config.brokers,
-        &config.topics,
-        config.connect_timeout,
-        &what,
-    )?;
-    let mut parts = partitions(&md, &config).map_err(err)?;
+    let mut parts: Vec<Part> = topic_partitions(&consumer, &config, &what)?
+        .into_iter()
+        .map(|(topic, partition)| Part {
+            topic,
+            partition,
+            next: 0,
+            end: None,
+            finished: false,
+        })
+        .collect();
 
     let mut cps = SourceCheckpoints::new(ctx, name);
     let restored: Option<KafkaPosition> = cps.restored()?;
@@ -137,8 +138,21 @@ pub(super) fn run<T: DeserializeOwned + 'static, F: Extract<T>, C: Collector<T>>
     Ok(())
 }
 
-/// Every partition of every topic, in topic order, then partition order.
-fn partitions(md: &Metadata, config: &SourceConfig) -> Result<Vec<Part>, String> {
+/// Every partition of every topic of `config` (topic, partition), in topic order, then
+/// partition order; the brokers are retried while they cannot be reached. `what` names the
+/// source in errors.
+pub(super) fn topic_partitions<X: ConsumerContext>(
+    consumer: &BaseConsumer<X>,
+    config: &SourceConfig,
+    what: &str,
+) -> Result<Vec<(String, i32)>, JobError> {
+    let md = client::metadata(
+        |t, d| consumer.fetch_metadata(t, d),
+        &config.brokers,
+        &config.topics,
+        config.connect_timeout,
+        what,
+    )?;
     let mut parts = Vec::new();
     for topic in &config.topics {
         let t = md
@@ -146,18 +160,45 @@ fn partitions(md: &Metadata, config: &SourceConfig) -> Result<Vec<Part>, String>
             .iter()
             .find(|t| t.name() == topic)
             .filter(|t| t.error().is_none() && !t.partitions().is_empty())
-            .ok_or_else(|| format!("topic `{topic}` does not exist on the brokers at `{}`", config.brokers))?;
+            .ok_or_else(|| {
+                JobError::Other(format!(
+                    "{what}: topic `{topic}` does not exist on the brokers at `{}`",
+                    config.brokers
+                ))
+            })?;
         let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
         ids.sort_unstable();
-        parts.extend(ids.into_iter().map(|partition| Part {
-            topic: topic.clone(),
-            partition,
-            next: 0,
-            end: None,
-            finished: false,
-        }));
+        parts.extend(ids.into_iter().map(|partition| (topic.clone(), partition)));
     }
     Ok(parts)
+}
+
+/// The record in `msg`'s value, or `None` after sending the message to the dead-letter output
+/// with its topic, partition, offset and why it does not decode.
+#[inline]
+pub(super) fn decode_or_dead_letter<T: DeserializeOwned + 'static>(
+    msg: &BorrowedMessage<'_>,
+    source: &str,
+    ctx: &TaskContext,
+) -> Option<T> {
+    let decoded = match msg.payload() {
+        Some(bytes) => super::format::decode::<T>(bytes).map_err(|e| (bytes, e)),
+        None => Err((&[][..], "the message has no value (a tombstone)".to_string())),
+    };
+    match decoded {
+        Ok(record) => Some(record),
+        Err((raw, reason)) => {
+            let offset = msg.offset();
+            ctx.dead_letter(&DeadLetter {
+                source: source.into(),
+                file: Some(format!("kafka:{}/{}", msg.topic(), msg.partition())),
+                line: offset as u64,
+                raw: String::from_utf8_lossy(raw).into_owned(),
+                reason: format!("at offset {offset}: {reason}"),
+            });
+            None
+        }
+    }
 }
 
 /// Sets every partition's start offset (from the checkpoint, or else from the configured
@@ -310,31 +351,20 @@ impl<F> Reader<'_, F> {
         }
         p.next = offset + 1;
         self.read += 1;
-        let decoded = match msg.payload() {
-            Some(bytes) => super::format::decode::<T>(bytes).map_err(|e| (bytes, e)),
-            None => Err((&[][..], "the message has no value (a tombstone)".to_string())),
-        };
-        match decoded {
-            Ok(record) => match self.extractor.as_mut() {
-                Some(f) => {
-                    let ts = f.extract(&record);
-                    out.record(record, ts);
-                    if let Some(w) = self.watermarks.as_mut()
-                        && let Some(wm) = w.record(i, ts, Instant::now())
-                    {
-                        emit_watermark(out, ctx, wm);
-                    }
+        match (decode_or_dead_letter::<T>(msg, self.name, ctx), self.extractor.as_mut()) {
+            (Some(record), Some(f)) => {
+                let ts = f.extract(&record);
+                out.record(record, ts);
+                if let Some(w) = self.watermarks.as_mut()
+                    && let Some(wm) = w.record(i, ts, Instant::now())
+                {
+                    emit_watermark(out, ctx, wm);
                 }
-                None => out.record(record, NO_TIMESTAMP),
-            },
-            Err((raw, reason)) => ctx.dead_letter(&DeadLetter {
-                source: self.name.into(),
-                file: Some(format!("kafka:{}/{}", p.topic, p.partition)),
-                line: offset as u64,
-                raw: String::from_utf8_lossy(raw).into_owned(),
-                reason: format!("at offset {offset}: {reason}"),
-            }),
+            }
+            (Some(record), None) => out.record(record, NO_TIMESTAMP),
+            (None, _) => {}
         }
+        let p = &self.parts[i];
         if p.end.is_some_and(|end| p.next >= end) {
             self.finish(i, out);
         }
@@ -468,7 +498,7 @@ impl<F> Reader<'_, F> {
 }
 
 /// Sends watermark `wm` and shows it to the progress bar and the metrics.
-fn emit_watermark<T, C: Collector<T>>(out: &mut C, ctx: &TaskContext, wm: Timestamp) {
+pub(super) fn emit_watermark<T, C: Collector<T>>(out: &mut C, ctx: &TaskContext, wm: Timestamp) {
     ctx.counters().watermark.store(wm, Ordering::Relaxed);
     out.watermark(wm);
 }

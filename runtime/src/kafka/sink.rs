@@ -193,7 +193,7 @@ impl<T: Serialize + 'static, K: KeyOf<T>> Collector<T> for KafkaSink<T, K> {
 }
 
 #[cfg(feature = "kafka")]
-mod producer {
+pub(crate) mod producer {
     use super::SinkConfig;
     use crate::JobError;
     use crate::kafka::client;
@@ -226,14 +226,14 @@ mod producer {
     }
 
     /// A producer polled by its own thread.
-    pub(super) struct Producer {
+    pub(crate) struct Producer {
         inner: ThreadedProducer<Deliveries>,
         failed: Arc<Mutex<Option<String>>>,
     }
 
     impl Producer {
         /// Connects (retrying while the brokers cannot be reached) and checks the topic.
-        pub(super) fn open(config: &SinkConfig) -> Result<Self, JobError> {
+        pub(crate) fn open(config: &SinkConfig) -> Result<Self, JobError> {
             let what = format!("Kafka sink writing to `{}`", config.topic);
             let deliveries = Deliveries::default();
             let failed = Arc::clone(&deliveries.failed);
@@ -264,9 +264,24 @@ mod producer {
         }
 
         /// Queues one message, waiting while the producer's queue is full.
-        pub(super) fn send(&self, topic: &str, key: Option<&[u8]>, value: &[u8]) -> Result<(), String> {
+        pub(crate) fn send(&self, topic: &str, key: Option<&[u8]>, value: &[u8]) -> Result<(), String> {
+            self.send_to(topic, None, key, value)
+        }
+
+        /// Queues one message for `partition` (else the partitioner's choice), waiting while
+        /// the producer's queue is full.
+        pub(crate) fn send_to(
+            &self,
+            topic: &str,
+            partition: Option<i32>,
+            key: Option<&[u8]>,
+            value: &[u8],
+        ) -> Result<(), String> {
             loop {
                 let mut record = BaseRecord::to(topic).payload(value);
+                if let Some(p) = partition {
+                    record = record.partition(p);
+                }
                 if let Some(k) = key {
                     record = record.key(k);
                 }
@@ -281,7 +296,7 @@ mod producer {
         }
 
         /// Waits for every acknowledgement; the first failed delivery, if any.
-        pub(super) fn flush(&self) -> Result<(), String> {
+        pub(crate) fn flush(&self) -> Result<(), String> {
             self.inner
                 .flush(ACK_TIMEOUT)
                 .map_err(|e| format!("the broker did not acknowledge every message within {ACK_TIMEOUT:?}: {e}"))?;

@@ -148,10 +148,22 @@ impl<T> Extract<T> for NoTimestamps {
 impl<T: DeserializeOwned + 'static, F: Extract<T>> Source for KafkaSource<T, F> {
     type Item = T;
 
+    fn kafka_endpoint(&self) -> Option<crate::scale_out::KafkaEndpoint> {
+        Some(crate::scale_out::KafkaEndpoint {
+            brokers: self.config.brokers.clone(),
+            group_id: self.config.group_id.clone(),
+            properties: self.config.properties.clone(),
+            connect_timeout: self.config.connect_timeout,
+        })
+    }
+
     fn run<C: Collector<T>>(self, name: &'static str, out: &mut C, ctx: &TaskContext) -> Result<(), JobError> {
         #[cfg(feature = "kafka")]
         {
-            super::reader::run(self.config, self.event_time, name, out, ctx)
+            match ctx.scale_out() {
+                Some(plan) => super::group::run(self.config, self.event_time, name, out, ctx, plan),
+                None => super::reader::run(self.config, self.event_time, name, out, ctx),
+            }
         }
         #[cfg(not(feature = "kafka"))]
         {

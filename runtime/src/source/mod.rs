@@ -102,6 +102,12 @@ pub trait Source {
     fn input_paths_mut(&mut self) -> Option<&mut InputPaths> {
         None
     }
+
+    /// Where a Kafka source reads (brokers, group, topics), for a job that scales out
+    /// through Kafka; `None` (the default) for every other source.
+    fn kafka_endpoint(&self) -> Option<crate::scale_out::KafkaEndpoint> {
+        None
+    }
 }
 
 /// Records a file source publishes to the job's counters at once.

@@ -1,0 +1,18 @@
+use fuseflow::{kafka, pipeline};
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+struct Order {
+    user: String,
+    amount: u64,
+    ts: i64,
+}
+
+fn main() {
+    let _job = pipeline! {
+        job { name: "orders", scale_out: kafka }
+        kafka::<Order>(kafka::source("127.0.0.1:9092", "orders").group_id("g"))
+            .key_by(|o| o.user.clone())
+            .reduce(|a, b| Order { amount: a.amount + b.amount, ..b })
+            .sink(stdout());
+    };
+}
