@@ -181,24 +181,28 @@ fn two_processes_share_the_work_and_one_takes_over_when_the_other_is_killed() {
 
     let mut a = Process::start(&name, &group, &db, dir);
     let mut b = Process::start(&name, &group, &db, dir);
-    // Both processes own some of the input partitions and some key group ranges.
+    // Both processes own some of the input partitions and some key group ranges, and
+    // between them all of each (once both have heard of the group's last rebalance).
     wait_for(60, "both processes to get work", &mut [&mut a, &mut b], |ps| {
-        ps.iter().all(|p| {
-            p.owns(PARTITIONS_MARK).is_some_and(|l| count(&l) > 0) && p.owns(RANGES_MARK).is_some_and(|l| count(&l) > 0)
-        })
+        let owned = |mark: &str| -> Vec<usize> { ps.iter().map(|p| p.owns(mark).map_or(0, |l| count(&l))).collect() };
+        let (parts, ranges) = (owned(PARTITIONS_MARK), owned(RANGES_MARK));
+        parts.iter().all(|&n| n > 0)
+            && ranges.iter().all(|&n| n > 0)
+            && parts.iter().sum::<usize>() == PARTITIONS as usize
+            && ranges.iter().sum::<usize>() == 4
     });
-    let (a_ranges, b_ranges) = (a.owns(RANGES_MARK).unwrap(), b.owns(RANGES_MARK).unwrap());
-    eprintln!("A runs ranges [{a_ranges}], B runs [{b_ranges}]");
-    assert_eq!(
-        count(&a_ranges) + count(&b_ranges),
-        4,
-        "A: [{a_ranges}], B: [{b_ranges}]"
+    eprintln!(
+        "A runs ranges [{}], B runs [{}]",
+        a.owns(RANGES_MARK).unwrap(),
+        b.owns(RANGES_MARK).unwrap()
     );
     // Windows fired and were committed: the job is in the middle of its input.
     wait_for(60, "the first committed rows", &mut [&mut a, &mut b], |_| {
         total_rows(&db, "firings").len() >= 10
     });
     let before_kill = total_rows(&db, "firings").len();
+    let a_ranges: Vec<String> = a.owns(RANGES_MARK).unwrap().split(", ").map(str::to_owned).collect();
+    let b_lines_at_kill = b.log.lock().unwrap().len();
 
     // SIGKILL: A's uncommitted work and its group memberships are abandoned.
     a.child.kill().unwrap();
@@ -241,9 +245,12 @@ fn two_processes_share_the_work_and_one_takes_over_when_the_other_is_killed() {
         total_rows(&db, "totals") == expected,
         "upserted rows differ from the input's totals"
     );
-    assert!(
-        b.log().contains("restored checkpoint"),
-        "B did not restore a range A had checkpointed:\n{}",
-        b.log()
-    );
+    // B restored A's ranges from the checkpoints A wrote.
+    let after_kill = b.log.lock().unwrap()[b_lines_at_kill..].join("\n");
+    for r in &a_ranges {
+        assert!(
+            after_kill.contains(&format!("key group range {r} of job `scale-out`: restored checkpoint")),
+            "B did not restore range {r} from A's checkpoints:\n{after_kill}"
+        );
+    }
 }
