@@ -10,6 +10,7 @@ mod common;
 
 use common::pg::{create_totals_tables, database, psql, total_rows};
 
+use common::events::{Events, Rng, write_events};
 use common::example;
 use fuseflow::{Job, PgTable, pipeline};
 use std::path::Path;
@@ -156,39 +157,14 @@ fn a_second_run_upserts_the_same_rows_again_and_inserts_them_twice() {
     );
 }
 
-/// A small deterministic generator (xorshift), so the test is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Writes `n` events for `pg_totals`: timestamps mostly increasing, 30% up to 3 s out of
-/// order (some within the windows' allowed lateness, so windows fire again), 2% very late.
-fn write_events(path: &Path, n: usize) {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let mut text = String::from("user,amount,ts\n");
-    let mut t: i64 = 0;
-    for _ in 0..n {
-        t += rng.below(40) as i64;
-        let mut ts = t;
-        if rng.below(100) < 30 {
-            ts -= rng.below(3000) as i64;
-        }
-        if rng.below(100) < 2 {
-            ts -= 5000 + rng.below(10_000) as i64;
-        }
-        text.push_str(&format!("u{},{},{ts}\n", rng.below(50), 1 + rng.below(100)));
-    }
-    std::fs::write(path, text).unwrap();
+/// Writes `n` events for `pg_totals` (50 users).
+fn write_events_pg(path: &Path, n: usize) {
+    let events = Events {
+        seed: 0x2545_f491_4f6c_dd1d,
+        users: 50,
+        malformed_every: None,
+    };
+    write_events(path, n, &events);
 }
 
 /// Whether `built` is older than a source file it is built from (or missing).
@@ -288,7 +264,7 @@ fn run_to_end(cmd: &mut Command) {
 fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("events.csv");
-    write_events(&input, 40_000);
+    write_events_pg(&input, 40_000);
 
     // The run that is never killed.
     let reference = database("pg_reference");
@@ -369,7 +345,7 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
 fn restoring_the_checkpoint_taken_at_the_end_of_input_writes_nothing_again() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("events.csv");
-    write_events(&input, 5_000);
+    write_events_pg(&input, 5_000);
     let url = database("pg_end");
     create_totals_tables(&url, "pg_totals", "pg_firings");
     run_to_end(&mut totals_job(&input, &url, tmp.path()));
@@ -452,7 +428,7 @@ fn a_restore_on_another_parallelism_commits_every_saved_batch_once() {
 fn an_unreachable_server_fails_the_job_with_its_address_and_no_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("events.csv");
-    write_events(&input, 100);
+    write_events_pg(&input, 100);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -10,46 +10,20 @@
 
 mod common;
 
+use common::events::{Events, Rng, write_events};
 use common::example;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A small deterministic generator (xorshift), so the test is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Writes `n` events: timestamps mostly increasing, 30% up to 3 s out of order, 2% very late.
-fn write_events(path: &Path, n: usize) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut text = String::from("user,amount,ts\n");
-    let mut t: i64 = 0;
-    for i in 0..n {
-        t += rng.below(40) as i64;
-        let mut ts = t;
-        if rng.below(100) < 30 {
-            ts -= rng.below(3000) as i64;
-        }
-        if rng.below(100) < 2 {
-            ts -= 5000 + rng.below(10_000) as i64;
-        }
-        if i % 50_000 == 49_999 {
-            text.push_str("u1,not-a-number,5\n");
-        }
-        text.push_str(&format!("u{},{},{ts}\n", rng.below(200), 1 + rng.below(100)));
-    }
-    std::fs::write(path, text).unwrap();
+/// Writes `n` events of 200 users, with a malformed line every 50,000.
+fn write_events_r(path: &Path, n: usize) {
+    let events = Events {
+        seed: 0x9e37_79b9_7f4a_7c15,
+        users: 200,
+        malformed_every: Some(50_000),
+    };
+    write_events(path, n, &events);
 }
 
 /// The job's command line on `backend`, with every path inside `dir`.
@@ -129,7 +103,7 @@ fn killed_at_random_points_and_restored_the_committed_output_is_exactly_once_on_
 fn killed_and_restored(backend: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("events.csv");
-    write_events(&input, 60_000);
+    write_events_r(&input, 60_000);
 
     // The run that is never killed.
     let reference = tmp.path().join("reference");
@@ -204,7 +178,7 @@ fn killed_and_restored(backend: &str) {
 fn restoring_a_finished_job_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("events.csv");
-    write_events(&input, 5_000);
+    write_events_r(&input, 5_000);
     let dir = tmp.path().join("run");
     run_to_end(&input, &dir, "memory");
     let totals = committed(&dir.join("totals"));

@@ -69,6 +69,7 @@ pub fn example(name: &str) -> std::process::Command {
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
+pub mod events;
 pub mod kafka;
 pub mod orders;
 pub mod pg;
