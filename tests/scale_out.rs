@@ -254,3 +254,33 @@ fn two_processes_share_the_work_and_one_takes_over_when_the_other_is_killed() {
         );
     }
 }
+
+#[test]
+fn a_process_with_another_parallelism_than_the_internal_topic_is_refused() {
+    let name = topic("scale_mismatch", PARTITIONS);
+    let group = unique("scale_mismatch_group");
+    // The internal topic as a run with parallelism 2 left it; this job runs 4 ranges.
+    let internal = format!("{group}-scale-out-repartition");
+    common::kafka::create_topic(&internal, 2);
+    let db = database("scale_mismatch");
+    create_totals_tables(&db, "totals", "firings");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Process::start(&name, &group, &db, tmp.path());
+    let started = Instant::now();
+    while !p.exited() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the process did not stop: {}",
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The log reader thread may still be reading the last lines.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        p.log()
+            .contains("it has 2 partitions, but this job runs 4 key group ranges (its `parallelism`)"),
+        "{}",
+        p.log()
+    );
+}

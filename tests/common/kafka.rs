@@ -29,17 +29,22 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Creates a fresh topic with `partitions` partitions; returns its name.
 pub fn topic(prefix: &str, partitions: i32) -> String {
     let name = unique(prefix);
+    create_topic(&name, partitions);
+    name
+}
+
+/// Creates the topic `name` with `partitions` partitions.
+pub fn create_topic(name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", kafka_brokers())
         .create()
         .unwrap();
     let created = block_on(admin.create_topics(
-        &[NewTopic::new(&name, partitions, TopicReplication::Fixed(1))],
+        &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
         &AdminOptions::new(),
     ))
     .unwrap();
     assert!(created.iter().all(Result::is_ok), "{created:?}");
-    name
 }
 
 /// Produces `(partition, value)` messages in order. One message per batch: tansu 0.6

@@ -199,6 +199,7 @@ where
 /// Joins the keyed stage's group.
 fn open(plan: &ScaleOutPlan) -> Result<BaseConsumer<Assigner>, JobError> {
     let endpoint = plan.check()?;
+    super::topic::ensure(plan, endpoint)?;
     let topic = plan.topic();
     let dir = plan
         .checkpoints()

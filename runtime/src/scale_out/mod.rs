@@ -47,6 +47,8 @@
 mod keyed;
 #[cfg(feature = "kafka")]
 mod output;
+#[cfg(feature = "kafka")]
+mod topic;
 pub(crate) mod wire;
 
 use crate::checkpoint::CheckpointConfig;

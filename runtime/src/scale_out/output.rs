@@ -3,18 +3,13 @@
 //! watermark of the input partitions this process owns to every partition.
 
 use super::wire::{self, Origin, PartitionWatermarks};
-use super::{Codec, ScaleOutPlan, WATERMARK_EVERY};
+use super::{Codec, WATERMARK_EVERY};
 use crate::checkpoint::{Barrier, key_group_of};
-use crate::kafka::client;
 use crate::kafka::sink::producer::Producer;
 use crate::{Collector, JobError, MIN_WATERMARK, TaskContext, Timestamp};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The writer a scaled-out job's first stage ends in (see the [module docs](super)).
 pub struct RemoteOutput<K, T> {
@@ -98,7 +93,7 @@ impl<K: Hash, T> Collector<(K, T)> for RemoteOutput<K, T> {
         };
         let endpoint = plan.check()?;
         let topic = plan.topic();
-        ensure_topic(plan, &endpoint.brokers, &endpoint.properties, &topic)?;
+        super::topic::ensure(plan, endpoint)?;
         let mut config = crate::kafka::sink(endpoint.brokers.clone(), topic.clone())
             .connect_timeout(endpoint.connect_timeout)
             .property("max.in.flight.requests.per.connection", "1")
@@ -161,67 +156,5 @@ impl<K: Hash, T> Collector<(K, T)> for RemoteOutput<K, T> {
 
     fn end(&mut self) {
         self.flush_all();
-    }
-}
-
-/// Creates the internal topic with one partition per key group range, unless it exists;
-/// fails if it exists with another number of partitions.
-fn ensure_topic(
-    plan: &ScaleOutPlan,
-    brokers: &str,
-    properties: &[(String, String)],
-    topic: &str,
-) -> Result<(), JobError> {
-    let err = |e: String| JobError::Other(format!("internal topic `{topic}`: {e}"));
-    let admin: AdminClient<DefaultClientContext> = client::config(brokers, properties)
-        .create()
-        .map_err(|e| err(format!("cannot create the Kafka admin client: {e}")))?;
-    let n = plan.subtasks() as i32;
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let created = block_on(admin.create_topics(&[NewTopic::new(topic, n, TopicReplication::Fixed(1))], &options))
-        .map_err(|e| err(format!("cannot create it: {e}")))?;
-    match created.first() {
-        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {}
-        Some(Err((_, code))) => return Err(err(format!("cannot create it: {code}"))),
-        _ => {
-            tracing::info!("created internal topic `{topic}` with {n} partitions");
-            return Ok(());
-        }
-    }
-    let md = admin
-        .inner()
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .map_err(|e| err(format!("cannot read its metadata: {e}")))?;
-    let have = md
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map_or(0, |t| t.partitions().len());
-    if have != n as usize {
-        return Err(err(format!(
-            "it has {have} partitions, but this job runs {n} key group ranges (its `parallelism`): every \
-             process of a scaled-out job must run with the same parallelism it was first started with"
-        )));
-    }
-    Ok(())
-}
-
-/// Runs `future` to completion on this thread (the admin client's futures are completed by
-/// librdkafka's own threads).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park_timeout(Duration::from_millis(50));
     }
 }
