@@ -932,6 +932,23 @@ impl Checker<'_> {
         if self.sources > 1 {
             self.errors.push(span, "a job with `scale_out: kafka` has one source");
         }
+        let graph = Graph {
+            settings: JobSettings::default(),
+            nodes: std::mem::take(&mut self.nodes),
+            edges: std::mem::take(&mut self.edges),
+        };
+        for (id, node) in graph.nodes.iter().enumerate() {
+            if matches!(node.kind, NodeKind::Watermarks(_)) && graph.fused_into_kafka_source(id).is_none() {
+                self.errors.push(
+                    node.span,
+                    "a job with `scale_out: kafka` generates watermarks per Kafka partition, in the source, and its \
+                     keyed stage merges those of every partition: write `.timestamps(…).watermarks(…)` right after \
+                     `kafka::<T>(…)`, with nothing else reading the source",
+                );
+            }
+        }
+        self.nodes = graph.nodes;
+        self.edges = graph.edges;
         let exchanges: Vec<Edge> = self
             .edges
             .iter()
