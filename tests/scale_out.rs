@@ -174,6 +174,8 @@ fn two_processes_share_the_work_and_one_takes_over_when_the_other_is_killed() {
     let name = topic("scale", PARTITIONS);
     let group = unique("scale_group");
     produce(&name, &messages(&first, PARTITIONS));
+    // A malformed message: it goes to the dead-letter output (stderr), whoever reads it.
+    produce(&name, &[(1, b"{not json".to_vec())]);
     let db = database("scale_out");
     create_totals_tables(&db, "totals", "firings");
     let tmp = tempfile::tempdir().unwrap();
@@ -244,6 +246,11 @@ fn two_processes_share_the_work_and_one_takes_over_when_the_other_is_killed() {
     assert!(
         total_rows(&db, "totals") == expected,
         "upserted rows differ from the input's totals"
+    );
+    let logs = format!("{}\n{}", a.log(), b.log());
+    assert!(
+        logs.contains(&format!("kafka:{name}/1")) && logs.contains("{not json"),
+        "the malformed message was not dead-lettered:\n{logs}"
     );
     // B restored A's ranges from the checkpoints A wrote.
     let after_kill = b.log.lock().unwrap()[b_lines_at_kill..].join("\n");
