@@ -25,10 +25,13 @@
 //! default) as one `INSERT … SELECT … FROM unnest($1::text[], …)` statement per batch. An
 //! upsert writes only the last row of each key in a batch: the newest result wins.
 //!
-//! **Without checkpoints** each full batch is written when it fills, and the rest on
-//! [`flush`](crate::Collector::flush) and at the end of input, each statement committed on
-//! its own: at-least-once, so a job restarted from the beginning inserts its rows again
-//! (an upsert is idempotent and simply writes them again).
+//! **Without checkpoints** each full batch is handed to the instance's I/O thread (see
+//! **Connection**) when it fills, and the rest on [`flush`](crate::Collector::flush) and at
+//! the end of input, each statement committed on its own: at-least-once, so a job restarted
+//! from the beginning inserts its rows again (an upsert is idempotent and simply writes them
+//! again). At most two full batches wait for the thread; then the worker waits too, which
+//! slows its input down (backpressure) and bounds the rows in memory. The end of input
+//! returns once every row is written, and a failed write fails the job.
 //!
 //! **With checkpoints** the sink is a write-ahead sink (Flink's `GenericWriteAheadSink`):
 //!
@@ -37,11 +40,14 @@
 //!    holds them, with every earlier batch not committed yet, and the sink seals them as
 //!    batch `n`.
 //! 2. When checkpoint `n` completes (its manifest is on disk) the sink is told
-//!    ([`CheckpointListener`]) and writes every sealed batch up to `n` in **one
-//!    transaction**, which also inserts one row per batch `(job, sink, subtask, checkpoint,
-//!    rows)` into the table `fuseflow_commits` (created if missing). The insert of that row
-//!    comes first, `ON CONFLICT DO NOTHING`: a batch already committed is skipped, so a
-//!    commit can be repeated without writing anything twice.
+//!    ([`CheckpointListener`]), hands that to its I/O thread and returns at once; the thread
+//!    writes every sealed batch up to `n` in **one transaction**, which also inserts one row
+//!    per batch `(job, sink, subtask, checkpoint, rows)` into the table `fuseflow_commits`
+//!    (created if missing). The insert of that row comes first, `ON CONFLICT DO NOTHING`: a
+//!    batch already committed is skipped, so a commit can be repeated without writing
+//!    anything twice. A batch stays in the sink's state until its commit has succeeded, so
+//!    the snapshot of a barrier that passes while the commit runs holds it too (harmless:
+//!    restored, it is skipped), and a commit that fails loses nothing.
 //! 3. A job restored from checkpoint `n` gives the sink the batches of its snapshot, which
 //!    are those that were not committed when checkpoint `n` was taken (interval `n`
 //!    included). Checkpoint `n` is complete, so they belong in the table: the sink commits
@@ -52,7 +58,9 @@
 //! 4. At the end of input the sink asks for one more checkpoint after the final watermark
 //!    ([`Coordinator::request_checkpoint_at_end`](crate::checkpoint::Coordinator::request_checkpoint_at_end)),
 //!    so its last rows too are in a snapshot before they are committed; the final
-//!    checkpoint has nothing left for it.
+//!    checkpoint has nothing left for it, but its listener call (made once every task has
+//!    ended) waits until the I/O thread has committed everything: the job returns only
+//!    with its rows in the table, or with the error that kept them out.
 //!
 //! So each row reaches the table exactly once (for an insert) and every upsert is applied in
 //! order, whatever moment the process dies at. The identity of a batch is the job's name,
@@ -69,10 +77,17 @@
 //! must fit in memory (checkpoint more often if it does not).
 //!
 //! **Connection.** Each instance has its own connection, made in `open` by `tokio-postgres`
-//! on a single-threaded tokio runtime the instance owns. While the server cannot be reached
-//! the sink retries with back-off for [`PgTable::connect_timeout`] (10 s), then fails the job
-//! naming `host:port/database`; a lost connection is made again before the next write. The
-//! URL is the one in the pipeline unless the job was given `--output <sink>=<url>`.
+//! on a single-threaded tokio runtime the instance owns, and its own I/O thread, which does
+//! every write and commit on that connection, fed through a bounded channel: the worker's
+//! record loop and the checkpoint coordinator (whose lock the listener is called under)
+//! never wait for the database. A thread per instance rather than one tokio runtime for
+//! the job: an instance's writes must run one after the other in order anyway, and an
+//! instance starts, fails and stops on its own (the reasons are in the `io` module). The
+//! restore in `open` commits synchronously, before records flow. While the server cannot
+//! be reached the sink retries with back-off for [`PgTable::connect_timeout`] (10 s), then
+//! fails the job naming `host:port/database`; a lost connection is made again before the
+//! next write. The URL is the one in the pipeline unless the job was given `--output
+//! <sink>=<url>`.
 //!
 //! **Feature.** The client is behind the `postgres` feature (on by default in
 //! `fuseflow-runtime`, `features = ["postgres"]` on `fuseflow`); without it the sink
