@@ -533,6 +533,9 @@ fn a_commit_waiting_for_the_database_holds_up_no_checkpoint_and_the_job_returns_
     }
     // The lock is still held: nothing can be committed yet, and the job waits for it.
     assert!(!job.is_finished(), "the job returned before its rows were committed");
+    // Keep checkpoint 3 as it is now, taken while batch 1's commit was under way.
+    let kept = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("chk-3"), &kept.path().join("chk-3"));
     let waiting = psql(
         &url,
         &format!(
@@ -561,6 +564,32 @@ fn a_commit_waiting_for_the_database_holds_up_no_checkpoint_and_the_job_returns_
         ),
     );
     assert_eq!(commits, ["1|100", "2|100", "3|50"]);
+
+    // Checkpoint 3's snapshot holds every batch not committed when its barrier passed, the
+    // one being committed included: restored into an emptied table, it writes all 250 rows,
+    // and restored again, nothing twice.
+    psql(&url, &format!("TRUNCATE {table}"));
+    psql(
+        &url,
+        &format!("DELETE FROM fuseflow_commits WHERE job = 'pg-runtime-test' AND sink = '{table}'"),
+    );
+    for _ in 0..2 {
+        let restore = Some(RestoreFrom::Id(3));
+        checkpointed_job(readings(250), PgTable::insert(&url, &table), kept.path(), restore).unwrap();
+        assert_eq!(
+            psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+            ["250|31375"]
+        );
+    }
+}
+
+/// Copies the files of directory `from` into a new directory `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
 
 #[test]
