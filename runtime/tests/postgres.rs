@@ -627,8 +627,5 @@ fn without_checkpoints_a_table_that_cannot_be_written_slows_the_source_down() {
     assert_eq!(job.join().unwrap().unwrap().records_out, n as u64);
     assert!(locker.wait().unwrap().success());
     assert_eq!(read.load(Ordering::Relaxed), n);
-    assert_eq!(
-        psql(&url, &format!("SELECT count(*) FROM {table}")),
-        [n.to_string()]
-    );
+    assert_eq!(psql(&url, &format!("SELECT count(*) FROM {table}")), [n.to_string()]);
 }
