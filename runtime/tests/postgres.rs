@@ -4,7 +4,8 @@
 //! twice), bad connections, tables, columns and records fail or dead-letter clearly, and a
 //! table locked by another connection neither holds up checkpoints (commits run on the
 //! sink's own I/O thread) nor lets the job return before its rows are in, and without
-//! checkpoints slows the source down instead of queueing rows without bound.
+//! checkpoints slows the source down instead of queueing rows without bound; no connection
+//! outlives its job.
 //! The jobs are built by hand with the runtime's API; `tests/postgres.rs` runs `pipeline!`
 //! jobs, at several parallelisms, and kills one with SIGKILL. (Without the `postgres`
 //! feature, on by default, there is no client to test: `sink::postgres`'s unit tests check
@@ -628,4 +629,33 @@ fn without_checkpoints_a_table_that_cannot_be_written_slows_the_source_down() {
     assert!(locker.wait().unwrap().success());
     assert_eq!(read.load(Ordering::Relaxed), n);
     assert_eq!(psql(&url, &format!("SELECT count(*) FROM {table}")), [n.to_string()]);
+}
+
+#[test]
+fn every_connection_is_closed_once_the_job_has_returned() {
+    let url = server();
+    let table = create_readings(&url);
+    let app = unique("app");
+    let named = format!(
+        "{url}{}application_name={app}",
+        if url.contains('?') { '&' } else { '?' }
+    );
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_job(readings(250), PgTable::insert(&named, &table), dir.path(), None).unwrap();
+    let src = source::from_iter(readings(10).into_iter().map(|r| Reading { id: r.id + 1000, ..r }));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&named, &table)));
+    job.run().unwrap();
+    let open = format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while psql(&url, &open) != ["0"] {
+        assert!(
+            Instant::now() < deadline,
+            "the sinks' connections are still open: {:?}",
+            psql(&url, &open)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(psql(&url, &format!("SELECT count(*) FROM {table}")), ["260"]);
 }

@@ -100,7 +100,10 @@ impl Io {
     pub(crate) fn start(writer: Writer, ctx: &TaskContext) -> Result<Io, JobError> {
         let (tx, rx) = crossbeam_channel::bounded(QUEUED_BATCHES);
         let shared = Arc::new(Shared::default());
-        let (sink, ctx, thread_shared) = (writer.sink.clone(), ctx.clone(), Arc::clone(&shared));
+        // Without the coordinator, which holds the sink's listener and with it a sender:
+        // the thread ends once the instance and the coordinator are gone.
+        let ctx = ctx.with_checkpoints(None);
+        let (sink, thread_shared) = (writer.sink.clone(), Arc::clone(&shared));
         std::thread::Builder::new()
             .name(format!("fuseflow-pg-{}", writer.subtask))
             .spawn(move || run(writer, &rx, &thread_shared, &ctx))
