@@ -24,6 +24,10 @@
 //! elsewhere, the thread writes nothing more (a failed attempt commits nothing: a restore
 //! finishes its commits) but keeps draining the channel, so the worker never blocks on it.
 //!
+//! The thread ends once the instance and its listener (which the checkpoint coordinator
+//! holds) are gone; it holds no coordinator itself, so that a finished job leaves neither
+//! thread nor connection behind.
+//!
 //! One thread per instance, each blocking on the instance's own single-threaded tokio
 //! runtime ([`Db`]), rather than one tokio runtime shared by the job: an instance has one
 //! connection and its commits must run one after the other, in checkpoint order, so a plain
@@ -82,6 +86,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The instance's handle on its I/O thread (also held by its checkpoint listener). The
 /// thread ends when every handle is gone.
+///
+/// The [`Completed`](Command::Completed) a listener sends may find the channel full and be
+/// dropped; the thread still sees the checkpoint after the command that filled it. The
+/// final [`wait`](Io::wait) comes after every listener call, so nothing completed is ever
+/// left uncommitted when the job returns.
 #[derive(Debug, Clone)]
 pub(crate) struct Io {
     tx: Sender<Command>,
