@@ -287,8 +287,8 @@ impl TaskContext {
     }
 
     /// This context, taking part in `checkpoints` instead (a scaled-out job's key group
-    /// range checkpoints on its own).
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    /// range checkpoints on its own; a PostgreSQL sink's I/O thread takes part in none).
+    #[cfg_attr(not(any(feature = "kafka", feature = "postgres")), allow(dead_code))]
     pub(crate) fn with_checkpoints(&self, checkpoints: Option<Arc<Coordinator>>) -> Self {
         TaskContext {
             checkpoints,

@@ -1,7 +1,11 @@
 //! The PostgreSQL sink against a real server on 127.0.0.1 (`scripts/services.sh`, started
 //! here when it is not running): values of every kind reach their columns, a restored job
 //! commits exactly the batches the failed run had not (and committing twice writes nothing
-//! twice), and bad connections, tables, columns and records fail or dead-letter clearly.
+//! twice), bad connections, tables, columns and records fail or dead-letter clearly, and a
+//! table locked by another connection neither holds up checkpoints (commits run on the
+//! sink's own I/O thread) nor lets the job return before its rows are in, and without
+//! checkpoints slows the source down instead of queueing rows without bound; no connection
+//! outlives its job.
 //! The jobs are built by hand with the runtime's API; `tests/postgres.rs` runs `pipeline!`
 //! jobs, at several parallelisms, and kills one with SIGKILL. (Without the `postgres`
 //! feature, on by default, there is no client to test: `sink::postgres`'s unit tests check
@@ -13,7 +17,9 @@ use fuseflow_runtime::checkpoint::{CheckpointConfig, RestoreFrom, checkpointed};
 use fuseflow_runtime::sink::{self, PgTable};
 use fuseflow_runtime::{DeadLetterTarget, Job, JobError, JobSpec, JobSummary, source};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The test server's URL (`FUSEFLOW_PG_URL`, or the script's cluster, started if needed).
@@ -478,4 +484,178 @@ fn a_fresh_start_forgets_the_commits_of_the_history_it_replaces() {
         psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
         ["250|31375"]
     );
+}
+
+/// Locks `table` (`ACCESS EXCLUSIVE`: no one reads or writes it) from another connection for
+/// `hold`, in the background; returns once the lock is held, with when that was.
+fn lock_table(url: &str, table: &str, hold: Duration) -> (Child, Instant) {
+    let sql = format!(
+        "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
+        hold.as_secs_f64()
+    );
+    let child = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", &sql])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run psql");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let held = format!(
+        "SELECT count(*) FROM pg_locks WHERE relation = to_regclass('{table}') \
+         AND mode = 'AccessExclusiveLock' AND granted"
+    );
+    while psql(url, &held) != ["1"] {
+        assert!(Instant::now() < deadline, "psql did not lock {table}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child, Instant::now())
+}
+
+#[test]
+fn a_commit_waiting_for_the_database_holds_up_no_checkpoint_and_the_job_returns_once_it_is_done() {
+    let url = server();
+    let table = create_readings(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let hold = Duration::from_secs(5);
+    let (mut locker, locked_at) = lock_table(&url, &table, hold);
+    let job = std::thread::spawn({
+        let (url, table, dir) = (url.clone(), table.clone(), dir.path().to_owned());
+        move || checkpointed_job(readings(250), PgTable::insert(&url, &table), &dir, None)
+    });
+    // Checkpoint 1's commit waits for the lock. Were it made while the coordinator is
+    // locked, on the thread that completed the checkpoint, no further checkpoint could
+    // complete; checkpoint 3, at the end of input, does.
+    let third = dir.path().join("chk-3").join("_manifest.json");
+    while !third.exists() {
+        assert!(
+            locked_at.elapsed() < hold - Duration::from_millis(1500),
+            "checkpoint 3 did not complete while a commit waited for the table"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The lock is still held: nothing can be committed yet, and the job waits for it.
+    assert!(!job.is_finished(), "the job returned before its rows were committed");
+    // Keep checkpoint 3 as it is now, taken while batch 1's commit was under way.
+    let kept = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("chk-3"), &kept.path().join("chk-3"));
+    let waiting = psql(
+        &url,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE '%INSERT INTO%{table}%'"
+        ),
+    );
+    assert_eq!(waiting, ["1"], "one commit waits for the lock");
+    let summary = job.join().unwrap().unwrap();
+    assert!(
+        locked_at.elapsed() >= hold - Duration::from_millis(500),
+        "the job returned after {:?}, before the lock was released",
+        locked_at.elapsed()
+    );
+    assert_eq!(summary.records_out, 250);
+    assert!(locker.wait().unwrap().success());
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+        ["250|31375"]
+    );
+    let commits = psql(
+        &url,
+        &format!(
+            "SELECT checkpoint, rows FROM fuseflow_commits \
+             WHERE job = 'pg-runtime-test' AND sink = '{table}' ORDER BY checkpoint"
+        ),
+    );
+    assert_eq!(commits, ["1|100", "2|100", "3|50"]);
+
+    // Checkpoint 3's snapshot holds every batch not committed when its barrier passed, the
+    // one being committed included: restored into an emptied table, it writes all 250 rows,
+    // and restored again, nothing twice.
+    psql(&url, &format!("TRUNCATE {table}"));
+    psql(
+        &url,
+        &format!("DELETE FROM fuseflow_commits WHERE job = 'pg-runtime-test' AND sink = '{table}'"),
+    );
+    for _ in 0..2 {
+        let restore = Some(RestoreFrom::Id(3));
+        checkpointed_job(readings(250), PgTable::insert(&url, &table), kept.path(), restore).unwrap();
+        assert_eq!(
+            psql(&url, &format!("SELECT count(*), sum(id) FROM {table}")),
+            ["250|31375"]
+        );
+    }
+}
+
+/// Copies the files of directory `from` into a new directory `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn without_checkpoints_a_table_that_cannot_be_written_slows_the_source_down() {
+    let url = server();
+    let table = create_readings(&url);
+    let hold = Duration::from_secs(3);
+    let (mut locker, locked_at) = lock_table(&url, &table, hold);
+    let read = Arc::new(AtomicUsize::new(0));
+    let n = 100_000;
+    let job = std::thread::spawn({
+        let (url, table, read) = (url.clone(), table.clone(), Arc::clone(&read));
+        move || {
+            let src = source::from_iter(readings(n as i64).into_iter().inspect(move |_| {
+                read.fetch_add(1, Ordering::Relaxed);
+            }));
+            let ty = src.ty();
+            let mut job = Job::new(JobSpec::default());
+            job.add_source(
+                "readings",
+                src,
+                sink::postgres(ty, PgTable::insert(&url, &table).batch_size(100)),
+            );
+            job.run()
+        }
+    });
+    std::thread::sleep(hold / 2);
+    // The first batch waits for the lock, a few more wait for the I/O thread, and then the
+    // worker (here the source's own thread) waits to hand over the next one.
+    let early = read.load(Ordering::Relaxed);
+    assert!(
+        locked_at.elapsed() < hold && early <= 100 * 6,
+        "{early} records were read while the table was locked"
+    );
+    assert_eq!(job.join().unwrap().unwrap().records_out, n as u64);
+    assert!(locker.wait().unwrap().success());
+    assert_eq!(read.load(Ordering::Relaxed), n);
+    assert_eq!(psql(&url, &format!("SELECT count(*) FROM {table}")), [n.to_string()]);
+}
+
+#[test]
+fn every_connection_is_closed_once_the_job_has_returned() {
+    let url = server();
+    let table = create_readings(&url);
+    let app = unique("app");
+    let named = format!(
+        "{url}{}application_name={app}",
+        if url.contains('?') { '&' } else { '?' }
+    );
+    let dir = tempfile::tempdir().unwrap();
+    checkpointed_job(readings(250), PgTable::insert(&named, &table), dir.path(), None).unwrap();
+    let src = source::from_iter(readings(10).into_iter().map(|r| Reading { id: r.id + 1000, ..r }));
+    let ty = src.ty();
+    let mut job = Job::new(JobSpec::default());
+    job.add_source("readings", src, sink::postgres(ty, PgTable::insert(&named, &table)));
+    job.run().unwrap();
+    let open = format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while psql(&url, &open) != ["0"] {
+        assert!(
+            Instant::now() < deadline,
+            "the sinks' connections are still open: {:?}",
+            psql(&url, &open)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(psql(&url, &format!("SELECT count(*) FROM {table}")), ["260"]);
 }

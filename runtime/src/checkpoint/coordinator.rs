@@ -41,9 +41,13 @@ pub struct Coordinator {
 /// checkpoint, in increasing order, right after writing its manifest and publishing its part
 /// files, including the final checkpoint at the end of input (after every task has ended).
 /// It runs on whichever thread completed the checkpoint, with the coordinator locked: it must
-/// not call back into the coordinator. An error fails the job; since the checkpoint is
-/// complete, a restore resumes from it, and the listener must then finish the commit
-/// (idempotently) from its restored state.
+/// not call back into the coordinator, and should return promptly, since every task's
+/// barrier waits meanwhile: slow work (a database commit) belongs on a thread of the
+/// listener's own, as the PostgreSQL sink does. The call for the final checkpoint comes
+/// after every task has ended, and the job returns after it: a listener may wait there for
+/// its outstanding work. An error fails the job; since the checkpoint is complete, a restore
+/// resumes from it, and the listener must then finish the commit (idempotently) from its
+/// restored state.
 pub trait CheckpointListener: Send + Sync {
     /// Checkpoint `id` is complete (its manifest is on disk).
     fn checkpoint_complete(&self, id: u64) -> Result<(), JobError>;

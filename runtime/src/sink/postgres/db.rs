@@ -1,7 +1,8 @@
 //! The connection of one PostgreSQL sink instance: a `tokio-postgres` client driven by a
-//! single-threaded tokio runtime the instance owns, so the worker thread (or the thread that
-//! completes a checkpoint) waits on it with `block_on` and nothing else in the job needs an
-//! async runtime.
+//! single-threaded tokio runtime the instance owns. The instance's worker connects and
+//! reads the catalog in `open`; then the connection moves to the instance's I/O thread
+//! (`io`), which waits on it with `block_on`, and nothing else in the job needs an async
+//! runtime.
 //!
 //! Connecting retries with back-off while the server cannot be reached, for a bounded time;
 //! a server that answers with an error (no such database, bad password) is not retried.

@@ -25,10 +25,13 @@
 //! default) as one `INSERT … SELECT … FROM unnest($1::text[], …)` statement per batch. An
 //! upsert writes only the last row of each key in a batch: the newest result wins.
 //!
-//! **Without checkpoints** each full batch is written when it fills, and the rest on
-//! [`flush`](crate::Collector::flush) and at the end of input, each statement committed on
-//! its own: at-least-once, so a job restarted from the beginning inserts its rows again
-//! (an upsert is idempotent and simply writes them again).
+//! **Without checkpoints** each full batch is handed to the instance's I/O thread (see
+//! **Connection**) when it fills, and the rest on [`flush`](crate::Collector::flush) and at
+//! the end of input, each statement committed on its own: at-least-once, so a job restarted
+//! from the beginning inserts its rows again (an upsert is idempotent and simply writes them
+//! again). At most two full batches wait for the thread; then the worker waits too, which
+//! slows its input down (backpressure) and bounds the rows in memory. The end of input
+//! returns once every row is written, and a failed write fails the job.
 //!
 //! **With checkpoints** the sink is a write-ahead sink (Flink's `GenericWriteAheadSink`):
 //!
@@ -37,11 +40,14 @@
 //!    holds them, with every earlier batch not committed yet, and the sink seals them as
 //!    batch `n`.
 //! 2. When checkpoint `n` completes (its manifest is on disk) the sink is told
-//!    ([`CheckpointListener`]) and writes every sealed batch up to `n` in **one
-//!    transaction**, which also inserts one row per batch `(job, sink, subtask, checkpoint,
-//!    rows)` into the table `fuseflow_commits` (created if missing). The insert of that row
-//!    comes first, `ON CONFLICT DO NOTHING`: a batch already committed is skipped, so a
-//!    commit can be repeated without writing anything twice.
+//!    ([`CheckpointListener`]), hands that to its I/O thread and returns at once; the thread
+//!    writes every sealed batch up to `n` in **one transaction**, which also inserts one row
+//!    per batch `(job, sink, subtask, checkpoint, rows)` into the table `fuseflow_commits`
+//!    (created if missing). The insert of that row comes first, `ON CONFLICT DO NOTHING`: a
+//!    batch already committed is skipped, so a commit can be repeated without writing
+//!    anything twice. A batch stays in the sink's state until its commit has succeeded, so
+//!    the snapshot of a barrier that passes while the commit runs holds it too (harmless:
+//!    restored, it is skipped), and a commit that fails loses nothing.
 //! 3. A job restored from checkpoint `n` gives the sink the batches of its snapshot, which
 //!    are those that were not committed when checkpoint `n` was taken (interval `n`
 //!    included). Checkpoint `n` is complete, so they belong in the table: the sink commits
@@ -52,7 +58,9 @@
 //! 4. At the end of input the sink asks for one more checkpoint after the final watermark
 //!    ([`Coordinator::request_checkpoint_at_end`](crate::checkpoint::Coordinator::request_checkpoint_at_end)),
 //!    so its last rows too are in a snapshot before they are committed; the final
-//!    checkpoint has nothing left for it.
+//!    checkpoint has nothing left for it, but its listener call (made once every task has
+//!    ended) waits until the I/O thread has committed everything: the job returns only
+//!    with its rows in the table, or with the error that kept them out.
 //!
 //! So each row reaches the table exactly once (for an insert) and every upsert is applied in
 //! order, whatever moment the process dies at. The identity of a batch is the job's name,
@@ -69,15 +77,23 @@
 //! must fit in memory (checkpoint more often if it does not).
 //!
 //! **Connection.** Each instance has its own connection, made in `open` by `tokio-postgres`
-//! on a single-threaded tokio runtime the instance owns. While the server cannot be reached
-//! the sink retries with back-off for [`PgTable::connect_timeout`] (10 s), then fails the job
-//! naming `host:port/database`; a lost connection is made again before the next write. The
-//! URL is the one in the pipeline unless the job was given `--output <sink>=<url>`.
+//! on a single-threaded tokio runtime the instance owns, and its own I/O thread, which does
+//! every write and commit on that connection, fed through a bounded channel: the worker's
+//! record loop and the checkpoint coordinator (whose lock the listener is called under)
+//! never wait for the database. A thread per instance rather than one tokio runtime for
+//! the job: an instance's writes must run one after the other in order anyway, and an
+//! instance starts, fails and stops on its own (the reasons are in the `io` module). The
+//! restore in `open` commits synchronously, before records flow. While the server cannot
+//! be reached the sink retries with back-off for [`PgTable::connect_timeout`] (10 s), then
+//! fails the job naming `host:port/database`; a lost connection is made again before the
+//! next write. The URL is the one in the pipeline unless the job was given `--output
+//! <sink>=<url>`.
 //!
 //! **Feature.** The client is behind the `postgres` feature (on by default in
 //! `fuseflow-runtime`, `features = ["postgres"]` on `fuseflow`); without it the sink
 //! exists but fails when the job starts, naming the feature.
 
+mod io;
 mod row;
 mod sql;
 
@@ -87,7 +103,8 @@ mod db;
 #[path = "disabled.rs"]
 mod db;
 
-use self::db::{Db, Forget, Planned};
+use self::db::Db;
+use self::io::{Io, Writer};
 use self::row::{Columns, Row};
 use self::sql::TableInfo;
 use crate::checkpoint::{Barrier, CheckpointListener, Stateful, decode, encode};
@@ -95,7 +112,7 @@ use crate::{Collector, DeadLetter, JobError, TaskContext, Timestamp, Ty};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Rows per statement unless [`PgTable::batch_size`] says otherwise.
@@ -190,7 +207,8 @@ pub fn postgres<T: Serialize>(_ty: Ty<T>, table: PgTable) -> PgSink<T> {
         name: None,
         columns: Columns::default(),
         open: Vec::new(),
-        writer: None,
+        io: None,
+        table_info: None,
         ctx: None,
         checkpoints: false,
         snapshotted: false,
@@ -245,153 +263,19 @@ struct Snapshot {
     batches: Vec<Batch>,
 }
 
-/// One sink instance's connection, table and sealed batches, shared by the instance (on
-/// its worker) and its [`CheckpointListener`] (on the thread that completes a checkpoint).
-#[derive(Debug)]
-struct Writer {
-    db: Db,
-    table: TableInfo,
-    mode: WriteMode,
-    batch_size: usize,
-    job: String,
-    sink: String,
-    subtask: usize,
-    subtasks: usize,
-    /// Batches whose checkpoint has not completed yet.
-    sealed: Vec<Batch>,
-    /// The checkpoint the run started from (0: fresh), until the first commit has
-    /// forgotten the commits after it.
-    forget: Option<u64>,
-    /// Statements by column list.
-    statements: BTreeMap<Vec<String>, String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Writer {
-    /// The statement writing rows with `columns`.
-    fn statement(&mut self, columns: &[String]) -> Result<&str, String> {
-        if !self.statements.contains_key(columns) {
-            let sql = sql::write_statement(&self.table, &self.mode, columns)?;
-            self.statements.insert(columns.to_vec(), sql);
-        }
-        Ok(&self.statements[columns])
-    }
-
-    /// The rows of `rows` a statement writes: for an upsert, the last of each key.
-    fn rows_to_write<'r>(&self, columns: &[String], rows: &'r [Row]) -> Result<Vec<&'r Row>, String> {
-        Ok(match &self.mode {
-            WriteMode::Insert => rows.iter().collect(),
-            WriteMode::Upsert { key } => sql::last_per_key(rows, &sql::key_positions(key, columns)?),
-        })
-    }
-
-    /// `postgres sink `x`: <what> table `t` at host:port/db: <e>`.
-    fn error(&self, what: &str, e: impl std::fmt::Display) -> JobError {
-        JobError::Other(format!(
-            "postgres sink `{}`: {what} table `{}` at {}: {e}",
-            self.sink,
-            self.table.name,
-            self.db.target()
-        ))
-    }
-
-    /// Writes `rows` now, each statement committed on its own (no checkpoints).
-    fn write(&mut self, columns: &[String], rows: &[Row]) -> Result<(), JobError> {
-        let sink = self.sink.clone();
-        let refused = |e: String| JobError::Other(format!("postgres sink `{sink}`: {e}"));
-        let sql = self.statement(columns).map_err(refused)?.to_owned();
-        let rows = self.rows_to_write(columns, rows).map_err(refused)?;
-        let chunk = self.batch_size;
-        self.db
-            .write(&sql, columns.len(), &rows, chunk)
-            .map_err(|e| self.error("cannot write to", e))
-    }
-
-    /// Commits `batches` in one transaction, skipping those committed already; with
-    /// `forget`, first forgets the commits of the history this run replaced. Returns the
-    /// number of batches written and skipped.
-    fn commit(&mut self, batches: &[Batch], forget: bool) -> Result<(usize, usize), JobError> {
-        let forget = match (forget, self.forget) {
-            (true, Some(after)) => Some(Forget {
-                subtask: self.subtask,
-                subtasks: self.subtasks,
-                after,
-            }),
-            _ => None,
-        };
-        if batches.is_empty() && forget.is_none() {
-            return Ok((0, 0));
-        }
-        let sink = self.sink.clone();
-        let statements: Vec<String> = batches
-            .iter()
-            .map(|b| self.statement(&b.columns).map(str::to_owned))
-            .collect::<Result<_, _>>()
-            .map_err(|e| JobError::Other(format!("postgres sink `{sink}`: {e}")))?;
-        let mut planned = Vec::with_capacity(batches.len());
-        for (b, sql) in batches.iter().zip(&statements) {
-            planned.push(Planned {
-                origin: b.origin,
-                id: b.id.unwrap_or(0),
-                sql,
-                rows: self
-                    .rows_to_write(&b.columns, &b.rows)
-                    .map_err(|e| JobError::Other(format!("postgres sink `{sink}`: {e}")))?,
-                width: b.columns.len(),
-            });
-        }
-        let chunk = self.batch_size;
-        let (job, table_sink) = (self.job.clone(), self.sink.clone());
-        let (written, forgotten) = self
-            .db
-            .commit(&job, &table_sink, forget.as_ref(), &planned, chunk)
-            .map_err(|e| {
-                let ids: Vec<String> = batches.iter().map(|b| b.id.unwrap_or(0).to_string()).collect();
-                self.error(&format!("cannot commit checkpoint {} to", ids.join(", ")), e)
-            })?;
-        if let Some(f) = &forget {
-            self.forget = None;
-            if forgotten > 0 && f.after > 0 {
-                let warning = format!(
-                    "postgres sink `{}`: this run restored checkpoint {}, but {forgotten} later commit(s) of the \
-                     run it replaces wrote rows into table `{}`: they stay, and rows this run writes again may \
-                     duplicate them (restore the newest checkpoint to avoid this)",
-                    self.sink, f.after, self.table.name
-                );
-                tracing::warn!("{warning}");
-                eprintln!("warning: {warning}");
-            }
-        }
-        let n = written.iter().filter(|w| **w).count();
-        Ok((n, written.len() - n))
-    }
-
-    /// Commits the sealed batches of checkpoints up to `id`.
-    fn commit_up_to(&mut self, id: u64) -> Result<(), JobError> {
-        let (due, later): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.sealed)
-            .into_iter()
-            .partition(|b| b.id.is_some_and(|b| b <= id));
-        self.sealed = later;
-        match self.commit(&due, true) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // Kept for a snapshot; the job fails, and a restore finishes the commit.
-                self.sealed.splice(0..0, due);
-                Err(e)
-            }
-        }
-    }
-}
-
-/// Commits an instance's batches when their checkpoint completes.
-struct Commits(Arc<Mutex<Writer>>);
+/// Hands each completed checkpoint to an instance's I/O thread, which commits its batches.
+/// Returns at once (the coordinator is locked meanwhile), except for the job's final
+/// checkpoint: every task has ended then, and the job returns only once the instance's last
+/// commits are done (or reports why they failed).
+struct Commits(Io);
 
 impl CheckpointListener for Commits {
     fn checkpoint_complete(&self, id: u64) -> Result<(), JobError> {
-        lock(&self.0).commit_up_to(id)
+        self.0.completed(id)?;
+        if self.0.is_final(id) {
+            return self.0.wait();
+        }
+        Ok(())
     }
 }
 
@@ -403,7 +287,10 @@ pub struct PgSink<T> {
     columns: Columns,
     /// Rows since the last barrier (with checkpoints) or the last write (without).
     open: Vec<Row>,
-    writer: Option<Arc<Mutex<Writer>>>,
+    /// The instance's I/O thread, once open.
+    io: Option<Io>,
+    /// The table as the catalog describes it, to check the first record's columns.
+    table_info: Option<TableInfo>,
     ctx: Option<TaskContext>,
     /// Whether the job takes checkpoints.
     checkpoints: bool,
@@ -426,7 +313,8 @@ impl<T> Clone for PgSink<T> {
             name: self.name.clone(),
             columns: Columns::default(),
             open: Vec::new(),
-            writer: None,
+            io: None,
+            table_info: None,
             ctx: None,
             checkpoints: false,
             snapshotted: false,
@@ -470,17 +358,23 @@ impl<T> PgSink<T> {
         }
     }
 
-    /// Writes the buffered rows now (no checkpoints).
+    /// Hands the buffered rows to the I/O thread (no checkpoints), waiting while it is
+    /// [`QUEUED_BATCHES`](io::QUEUED_BATCHES) batches behind.
     fn write_open(&mut self) {
         if self.open.is_empty() || self.broken {
             return;
         }
-        let (Some(writer), Some(columns)) = (&self.writer, self.columns.names()) else {
+        let (Some(io), Some(columns)) = (&self.io, self.columns.names()) else {
             return;
         };
-        let result = lock(writer).write(columns, &self.open);
-        self.open.clear();
-        if let Err(e) = result {
+        if io.broken() {
+            // The I/O thread reported why.
+            self.broken = true;
+            self.open.clear();
+            return;
+        }
+        let rows = std::mem::replace(&mut self.open, Vec::with_capacity(self.table.batch_size));
+        if let Err(e) = io.write(columns, rows) {
             self.fail(e);
         }
     }
@@ -490,7 +384,7 @@ impl<T> PgSink<T> {
         if self.open.is_empty() {
             return;
         }
-        let (Some(writer), Some(columns), Some(ctx)) = (&self.writer, self.columns.names(), &self.ctx) else {
+        let (Some(io), Some(columns), Some(ctx)) = (&self.io, self.columns.names(), &self.ctx) else {
             return;
         };
         let batch = Batch {
@@ -499,7 +393,7 @@ impl<T> PgSink<T> {
             columns: columns.to_vec(),
             rows: std::mem::take(&mut self.open),
         };
-        lock(writer).sealed.push(batch);
+        io.sealed().push(Arc::new(batch));
     }
 }
 
@@ -522,13 +416,11 @@ impl<T: Serialize> PgSink<T> {
     /// Checks the first record's columns against the table.
     #[cold]
     fn check_columns(&mut self) {
-        let (Some(writer), Some(columns)) = (&self.writer, self.columns.names()) else {
+        let (Some(table), Some(columns)) = (&self.table_info, self.columns.names()) else {
             return;
         };
-        let mut w = lock(writer);
-        if let Err(e) = w.statement(columns) {
-            let e = JobError::Other(format!("postgres sink `{}`: {e}", w.sink));
-            drop(w);
+        if let Err(e) = sql::write_statement(table, &self.table.mode, columns) {
+            let e = JobError::Other(format!("postgres sink `{}`: {e}", self.name()));
             self.fail(e);
         }
     }
@@ -571,7 +463,8 @@ impl<T: Serialize> Collector<T> for PgSink<T> {
                 ))
             })?;
         }
-        let writer = Arc::new(Mutex::new(Writer {
+        self.table_info = Some(table.clone());
+        let writer = Writer {
             db,
             table,
             mode: self.table.mode.clone(),
@@ -580,22 +473,22 @@ impl<T: Serialize> Collector<T> for PgSink<T> {
             sink,
             subtask: ctx.subtask(),
             subtasks: ctx.subtasks(),
-            sealed: Vec::new(),
             forget: coordinator.map(|c| c.restored_id().unwrap_or(0)),
             statements: BTreeMap::new(),
-        }));
+        };
+        let io = Io::start(writer, ctx)?;
         if let Some(c) = coordinator {
-            c.add_listener(Arc::new(Commits(Arc::clone(&writer))));
+            c.add_listener(Arc::new(Commits(io.clone())));
             c.request_checkpoint_at_end();
             self.checkpoints = true;
         }
-        self.writer = Some(writer);
+        self.io = Some(io);
         Ok(())
     }
 
     #[inline]
     fn record(&mut self, record: T, _ts: Timestamp) {
-        if self.broken || self.writer.is_none() {
+        if self.broken || self.io.is_none() {
             return;
         }
         self.seen += 1;
@@ -622,7 +515,7 @@ impl<T: Serialize> Collector<T> for PgSink<T> {
     fn watermark(&mut self, _wm: Timestamp) {}
 
     fn checkpoint(&mut self, barrier: Barrier) {
-        if self.broken || self.writer.is_none() {
+        if self.broken || self.io.is_none() {
             return;
         }
         if !std::mem::take(&mut self.snapshotted) {
@@ -649,11 +542,37 @@ impl<T: Serialize> Collector<T> for PgSink<T> {
             return;
         }
         match ctx.checkpoints() {
-            // Empty when the source took its checkpoint at the end of input (it does).
-            Some(c) => self.seal(c.final_id()),
-            None => self.write_open(),
+            Some(c) => {
+                // Empty when the source took its checkpoint at the end of input (it does).
+                self.seal(c.final_id());
+                // The final checkpoint's listener call waits for the commits.
+                if let Some(io) = &self.io {
+                    io.set_final(c.final_id());
+                }
+            }
+            None => {
+                self.write_open();
+                if let Some(io) = &self.io
+                    && let Err(e) = io.wait()
+                    && !io.broken()
+                {
+                    // The I/O thread is gone; had a write failed, it would have said why.
+                    self.fail(e);
+                }
+            }
         }
         TaskContext::add(&ctx.counters().records_out, std::mem::take(&mut self.count));
+    }
+}
+
+/// A dropped instance (its worker's chain is done, or a scaled-out job moved its key group
+/// range away) first lets its I/O thread finish what it was handed; after a failure that
+/// is at most the statement in flight.
+impl<T> Drop for PgSink<T> {
+    fn drop(&mut self) {
+        if let Some(io) = &self.io {
+            let _ = io.wait();
+        }
     }
 }
 
@@ -665,10 +584,12 @@ impl<T> Stateful for PgSink<T> {
 
     fn snapshot(&mut self) -> Result<Vec<u8>, JobError> {
         self.snapshotted = true;
-        let writer = self.writer.as_ref().map(|w| lock(w));
-        let mut batches: Vec<BatchRef<'_>> = writer
+        // Every batch whose commit has not succeeded yet, including one being committed
+        // right now: a restore skips it if that commit succeeded.
+        let sealed = self.io.as_ref().map(Io::sealed);
+        let mut batches: Vec<BatchRef<'_>> = sealed
             .as_ref()
-            .map(|w| w.sealed.iter().map(BatchRef::from).collect())
+            .map(|s| s.iter().map(|b| BatchRef::from(b.as_ref())).collect())
             .unwrap_or_default();
         if let (false, Some(columns), Some(ctx)) = (self.open.is_empty(), self.columns.names(), &self.ctx) {
             batches.push(BatchRef {
@@ -682,7 +603,7 @@ impl<T> Stateful for PgSink<T> {
     }
 
     fn restore(&mut self, parts: Vec<(usize, Vec<u8>)>, ctx: &TaskContext) -> Result<(), JobError> {
-        let Some(writer) = &self.writer else {
+        let Some(io) = &self.io else {
             return Err(JobError::Other(
                 "the postgres sink was restored before it was opened".into(),
             ));
@@ -700,11 +621,11 @@ impl<T> Stateful for PgSink<T> {
             }));
         }
         batches.sort_by_key(|b| b.id);
-        let mut w = lock(writer);
-        let (written, skipped) = w.commit(&batches, false)?;
+        // Synchronous: restore runs while the job opens, before records flow.
+        let (written, skipped) = io.restore(batches)?;
         if written + skipped > 0 {
             tracing::info!(
-                sink = w.sink.as_str(),
+                sink = self.name().as_str(),
                 subtask = ctx.subtask(),
                 "restored checkpoint {restored}: committed {written} batches the failed run had not, \
                  skipped {skipped} it had"
