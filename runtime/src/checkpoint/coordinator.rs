@@ -485,7 +485,7 @@ impl Coordinator {
     }
 
     /// Makes `dir` ready for a sink's part files (created if missing); its stale files are
-    /// removed by [`discard_old_history`](Self::discard_old_history).
+    /// removed when the run has opened everything (`discard_old_history`).
     pub fn prepare_part_dir(&self, dir: &Path) -> Result<(), JobError> {
         let mut inner = lock(&self.inner);
         if !inner.prepared.insert(dir.to_path_buf()) {

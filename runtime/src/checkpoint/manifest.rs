@@ -20,7 +20,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// What a complete checkpoint holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// [`FORMAT_VERSION`].
+    /// `FORMAT_VERSION`.
     pub format: u32,
     /// The job's name.
     pub job: String,

@@ -75,7 +75,7 @@ pub fn key_group_of<K: Hash + ?Sized>(key: &K, max_parallelism: usize) -> usize 
 }
 
 /// A stateful operator that saves its state at every barrier and restores it when the job
-/// resumes from a checkpoint; see the [module docs](self).
+/// resumes from a checkpoint; see the [module docs](crate::checkpoint).
 pub struct Checkpointed<C> {
     inner: C,
     operator: &'static str,

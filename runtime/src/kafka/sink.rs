@@ -45,7 +45,7 @@ impl<T, K: Serialize + 'static, F: FnMut(&T) -> K> KeyOf<T> for KeyFn<F, K> {
 }
 
 /// The Kafka sink behind `kafka(config)` and `kafka_keyed(config, key)` (see the
-/// [module docs](self)).
+/// [module docs](crate::kafka)).
 pub struct KafkaSink<T, K = NoKey> {
     config: SinkConfig,
     key: K,

@@ -112,7 +112,7 @@ pub struct Infallible;
 #[derive(Debug, Clone, Copy)]
 pub struct Fallible;
 
-/// A `map` or `try_map` with the dead-letter error policy (see the [module docs](self)).
+/// A `map` or `try_map` with the dead-letter error policy (see [`try_map`](crate::ops::try_map) and [`map_or_dead_letter`](crate::ops::map_or_dead_letter)).
 pub struct DeadLettering<F, K, D = ()> {
     f: F,
     operator: &'static str,

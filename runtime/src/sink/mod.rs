@@ -14,7 +14,7 @@
 //! else its file's stem): `--output name=path` ([`Job::with_output`](crate::Job::with_output))
 //! makes the sink of that name write to another path, chosen when the sink opens.
 //!
-//! The [`postgres`] sink writes rows of a PostgreSQL table, exactly-once with checkpoints
+//! The [`postgres`](fn@postgres) sink writes rows of a PostgreSQL table, exactly-once with checkpoints
 //! (a write-ahead sink that commits each checkpoint's rows in one transaction); `--output
 //! name=postgres://…` gives it another database.
 
