@@ -13,6 +13,17 @@
 
 #![cfg(feature = "postgres")]
 
+// The root package's test helpers: the servers, and SQL through `psql`.
+#[allow(dead_code)]
+#[path = "../../tests/common/pg.rs"]
+mod pg;
+#[allow(dead_code)]
+#[path = "../../tests/common/services.rs"]
+mod services;
+
+use pg::psql;
+use services::unique;
+
 use fuseflow_runtime::checkpoint::{CheckpointConfig, RestoreFrom, checkpointed};
 use fuseflow_runtime::sink::{self, PgTable};
 use fuseflow_runtime::{DeadLetterTarget, Job, JobError, JobSpec, JobSummary, source};
@@ -23,57 +34,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The test server's URL (`FUSEFLOW_PG_URL`, or the script's cluster, started if needed).
+/// The test PostgreSQL server (started if needed).
 fn server() -> String {
-    if let Ok(url) = std::env::var("FUSEFLOW_PG_URL") {
-        return url;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/services.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .args(["start", "postgres"])
-        .output()
-        .expect("run scripts/services.sh");
-    assert!(
-        out.status.success(),
-        "cannot start PostgreSQL with scripts/services.sh (install it with `scripts/services.sh install`): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let port = std::env::var("FUSEFLOW_PG_PORT").unwrap_or_else(|_| "55432".into());
-    format!("postgres://postgres@127.0.0.1:{port}/postgres")
-}
-
-/// Runs SQL with `psql`, returning the rows as `|`-separated lines.
-fn psql(url: &str, sql: &str) -> Vec<String> {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-        .output()
-        .expect("run psql");
-    assert!(
-        out.status.success(),
-        "psql failed on {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A table name no other test (or run) uses.
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    services::postgres_url()
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -13,7 +13,13 @@ static STARTING: Mutex<()> = Mutex::new(());
 /// fails, naming the command that installs the servers.
 fn start(what: &str) {
     let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+    // The repository's script, from this package or one of the workspace's (the runtime's
+    // tests use these helpers too).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("scripts/services.sh"))
+        .find(|s| s.exists())
+        .expect("scripts/services.sh in the repository");
     let out = Command::new("bash")
         .arg(&script)
         .args(["start", what])
