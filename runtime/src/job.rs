@@ -218,6 +218,8 @@ pub struct TaskContext {
     shared: Arc<Shared>,
     subtask: usize,
     subtasks: usize,
+    /// The context of one instance of a parallel source's chain ([`Env::add_parallel_source`]).
+    source_instance: bool,
 }
 
 impl TaskContext {
@@ -245,6 +247,7 @@ impl TaskContext {
             }),
             subtask: 0,
             subtasks: 1,
+            source_instance: false,
         }
     }
 
@@ -272,7 +275,24 @@ impl TaskContext {
             shared: Arc::clone(&self.shared),
             subtask,
             subtasks,
+            source_instance: false,
         }
+    }
+
+    /// The context of instance `instance` of a parallel source that runs `instances` times
+    /// ([`Env::add_parallel_source`]).
+    pub(crate) fn for_source_instance(&self, instance: usize, instances: usize) -> Self {
+        TaskContext {
+            source_instance: true,
+            ..self.for_subtask(instance, instances)
+        }
+    }
+
+    /// For the chain of a parallel source, `(instance, instances)`: which share of the
+    /// source's input this instance reads (`None` for a source that runs once, and for
+    /// chains behind exchanges).
+    pub fn source_instance(&self) -> Option<(usize, usize)> {
+        self.source_instance.then_some((self.subtask, self.subtasks))
     }
 
     /// Which parallel instance of its chain this is, in `0..subtasks()`.
@@ -672,6 +692,7 @@ impl<'a> Job<'a> {
         let started = Instant::now();
         let Env {
             sources,
+            source_instances,
             workers,
             input_overrides,
             file_sources,
@@ -691,11 +712,16 @@ impl<'a> Job<'a> {
         let coordinator = match &self.spec.checkpoints {
             None => None,
             Some(config) => {
-                if sources.len() > 1 {
+                let names: BTreeSet<&str> = sources
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .chain(source_instances.iter().map(|s| s.name))
+                    .collect();
+                if names.len() > 1 {
                     return Err(Failure::BeforeStart(JobError::Other(format!(
                         "job `{}` has {} sources; checkpoints support one source per job for now",
                         self.spec.name,
-                        sources.len()
+                        names.len()
                     ))));
                 }
                 let c = Coordinator::start(
@@ -707,7 +733,7 @@ impl<'a> Job<'a> {
                     Arc::clone(counters),
                 )
                 .map_err(Failure::BeforeStart)?;
-                c.set_tasks(sources.len() + workers.len());
+                c.set_tasks(sources.len() + source_instances.len() + workers.len());
                 Some(Arc::new(c))
             }
         };
@@ -768,6 +794,14 @@ impl<'a> Job<'a> {
                     Ok(Err(e)) | Err(e) => ctx.fail(e),
                 }
             }
+            let mut instance_runs = Vec::with_capacity(source_instances.len());
+            for s in source_instances {
+                let instance_ctx = ctx.for_source_instance(s.instance, s.instances);
+                match catch_panic(|| (s.open)(&instance_ctx)) {
+                    Ok(Ok(run)) => instance_runs.push((s.name, instance_ctx, run)),
+                    Ok(Err(e)) | Err(e) => ctx.fail(e),
+                }
+            }
             ctx.wait_opened(n_workers);
             if let Some(e) = ctx.unknown_outputs() {
                 ctx.fail(e);
@@ -794,6 +828,21 @@ impl<'a> Job<'a> {
                 return;
             }
             ran = true;
+            // A parallel source's instances run on threads of their own; the scope joins them.
+            for (name, instance_ctx, run) in instance_runs {
+                let i = instance_ctx.subtask();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("fuseflow-source-{name}-{i}"))
+                    .spawn_scoped(scope, move || {
+                        match catch_panic(|| run(&instance_ctx)) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) | Err(e) => instance_ctx.fail(e),
+                        }
+                    });
+                if let Err(e) = spawned {
+                    ctx.fail(JobError::Other(format!("cannot start a source thread: {e}")));
+                }
+            }
             for run in runs {
                 match catch_panic(|| run(&ctx)) {
                     Ok(Ok(())) => {}
