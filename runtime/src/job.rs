@@ -734,6 +734,14 @@ impl<'a> Job<'a> {
                 )
                 .map_err(Failure::BeforeStart)?;
                 c.set_tasks(sources.len() + source_instances.len() + workers.len());
+                // Refuse a checkpoint whose source positions do not fit before anything opens.
+                for (name, _) in &sources {
+                    c.check_source_instances(name, 0).map_err(Failure::BeforeStart)?;
+                }
+                for s in &source_instances {
+                    c.check_source_instances(s.name, s.instances)
+                        .map_err(Failure::BeforeStart)?;
+                }
                 Some(Arc::new(c))
             }
         };

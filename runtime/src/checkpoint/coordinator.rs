@@ -544,6 +544,34 @@ impl Coordinator {
         (n > 0).then_some(n)
     }
 
+    /// Fails when the restored checkpoint holds the positions of source `name` for another
+    /// number of instances than `instances` (0: a source that runs once): a parallel source
+    /// restored at another parallelism, or a source that became parallel or stopped being.
+    /// Each instance's position is the next index of its own share, so the shares of `n`
+    /// instances cannot be handed to `m`.
+    pub fn check_source_instances(&self, name: &str, instances: usize) -> Result<(), JobError> {
+        let Some(saved) = self.restored_instances(name) else { return Ok(()) };
+        if saved == instances {
+            return Ok(());
+        }
+        let how = |n: usize| match n {
+            0 => "as one source instance (a source without `.parallel()`)".to_owned(),
+            n => format!("split into {n} instances (`.parallel()` at parallelism {n})"),
+        };
+        let hint = if saved > 0 {
+            format!(" (--parallelism {saved})")
+        } else {
+            String::new()
+        };
+        Err(JobError::Other(format!(
+            "checkpoint {} cannot be restored: it holds the position of source `{name}` {}, and this run reads it {}: \
+             restore at the parallelism the checkpoint was taken with{hint}",
+            self.restored_id().unwrap_or(0),
+            how(saved),
+            how(instances),
+        )))
+    }
+
     /// Operators of the restored checkpoint that no operator of this job took.
     pub(crate) fn unclaimed_operators(&self) -> Vec<String> {
         let Some(r) = &self.restored else { return Vec::new() };

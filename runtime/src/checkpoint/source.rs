@@ -132,25 +132,7 @@ impl SourceCheckpoints {
     /// parallel or stopped being): the shares would not fit.
     pub fn restored<P: DeserializeOwned>(&self) -> Result<Option<P>, JobError> {
         let Some(c) = &self.coordinator else { return Ok(None) };
-        let instances = self.instance.map_or(0, |(_, n)| n);
-        match c.restored_instances(self.name) {
-            None => return Ok(None),
-            Some(saved) if saved != instances => {
-                let how = |n: usize| match n {
-                    0 => "as one source instance (`generate(…)` without `.parallel()`)".to_owned(),
-                    n => format!("split into {n} instances (`.parallel()` at parallelism {n})"),
-                };
-                return Err(JobError::Other(format!(
-                    "checkpoint {} cannot be restored: it holds the position of source `{}` {}, and this run reads it {}:                      restore at the parallelism the checkpoint was taken with{}",
-                    c.restored_id().unwrap_or(0),
-                    self.name,
-                    how(saved),
-                    how(instances),
-                    if saved > 0 { format!(" (--parallelism {saved})") } else { String::new() }
-                )));
-            }
-            Some(_) => {}
-        }
+        c.check_source_instances(self.name, self.instance.map_or(0, |(_, n)| n))?;
         let Some(value) = c.restored_position(&self.key) else {
             return Ok(None);
         };

@@ -76,4 +76,25 @@ mod tests {
         assert_eq!(out.take(), [0, 1, 4, 9, 16]);
         assert_eq!(summary.records_in, 5);
     }
+
+    #[test]
+    fn the_instances_of_a_parallel_generate_interleave_their_shares() {
+        for (count, p) in [(10u64, 3usize), (7, 2), (2, 4), (0, 2)] {
+            let outs: Vec<sink::Collected<u64>> = (0..p).map(|_| sink::Collected::new()).collect();
+            let wired = outs.clone();
+            let job = Job::build(JobSpec::default(), move |env| {
+                env.add_parallel_source("indices", |i| {
+                    let src = generate(count, |x| x);
+                    let ty = src.ty();
+                    (src, sink::collect(ty, &wired[i]))
+                })
+            });
+            let summary = job.with_parallelism(p).run().unwrap();
+            for (s, out) in outs.iter().enumerate() {
+                let expected: Vec<u64> = (s as u64..count).step_by(p).collect();
+                assert_eq!(out.take(), expected, "instance {s} of {p}, {count} indices");
+            }
+            assert_eq!(summary.records_in, count, "{p} instances, {count} indices");
+        }
+    }
 }
