@@ -120,8 +120,11 @@ pub(crate) struct SourceInstance<'a> {
     pub(crate) name: &'static str,
     pub(crate) instance: usize,
     pub(crate) instances: usize,
-    pub(crate) open: Box<dyn FnOnce(&TaskContext) -> Result<InstanceRun<'a>, JobError> + Send + 'a>,
+    pub(crate) open: OpenInstance<'a>,
 }
+
+/// Opens the chain of a parallel source's instance.
+pub(crate) type OpenInstance<'a> = Box<dyn FnOnce(&TaskContext) -> Result<InstanceRun<'a>, JobError> + Send + 'a>;
 
 /// An open instance of a parallel source: drives its share of the input to the end.
 pub(crate) type InstanceRun<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + Send + 'a>;

@@ -841,11 +841,9 @@ impl<'a> Job<'a> {
                 let i = instance_ctx.subtask();
                 let spawned = std::thread::Builder::new()
                     .name(format!("fuseflow-source-{name}-{i}"))
-                    .spawn_scoped(scope, move || {
-                        match catch_panic(|| run(&instance_ctx)) {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) | Err(e) => instance_ctx.fail(e),
-                        }
+                    .spawn_scoped(scope, move || match catch_panic(|| run(&instance_ctx)) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) | Err(e) => instance_ctx.fail(e),
                     });
                 if let Err(e) = spawned {
                     ctx.fail(JobError::Other(format!("cannot start a source thread: {e}")));

@@ -550,7 +550,9 @@ impl Coordinator {
     /// Each instance's position is the next index of its own share, so the shares of `n`
     /// instances cannot be handed to `m`.
     pub fn check_source_instances(&self, name: &str, instances: usize) -> Result<(), JobError> {
-        let Some(saved) = self.restored_instances(name) else { return Ok(()) };
+        let Some(saved) = self.restored_instances(name) else {
+            return Ok(());
+        };
         if saved == instances {
             return Ok(());
         }
