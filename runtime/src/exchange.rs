@@ -13,6 +13,10 @@
 //! watermarks they were judged against at parallelism 1: lateness decisions, and so results,
 //! do not depend on parallelism. A worker fed by several producers takes the minimum of their
 //! watermarks. At parallelism 1 an exchange is a direct call: no thread, no channel.
+//!
+//! A parallel source ([`Env::add_parallel_source`]) needs no exchange: each of its instances
+//! drives its own copy of the chain behind it, and an exchange after that chain has one
+//! producer per instance.
 
 use crate::checkpoint::{Barrier, key_group_of};
 use crate::{Collector, JobError, MIN_WATERMARK, TaskContext, Timestamp, Ty};

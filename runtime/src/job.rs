@@ -1,9 +1,10 @@
 //! A built job: its settings, its source trees, and the shared counters it reports.
 //!
 //! `pipeline!` expands to an expression of type [`Job`]. Each source and the fused operators
-//! behind it form one task; [`Job::run`] opens every task, drives its source to the end and
-//! returns a [`JobSummary`] with the counts a data engineer checks first: records in, out,
-//! late and dead-lettered.
+//! behind it form one task (a parallel source, one task per instance, each on a thread of its
+//! own); [`Job::run`] opens every task, drives its source to the end and returns a
+//! [`JobSummary`] with the counts a data engineer checks first: records in, out, late and
+//! dead-lettered.
 
 use crate::checkpoint::{CheckpointConfig, Coordinator, RestoreFrom};
 use crate::collector::Collector;
