@@ -5,12 +5,13 @@
 //! blackhole in the benchmark, a collecting closure in the tests, a printer in the example).
 //! The SQL each follows is Flink's Nexmark (`nexmark-flink/src/main/resources/queries`).
 //!
-//! **Sources.** The stateless queries generate events behind a `rebalance()`: the source
-//! emits event indices and every worker generates the events of the indices it gets, so at
-//! parallelism `p` the generation is spread over `p` threads like the splits of Flink's
-//! parallel Nexmark source (the DSL has no parallel source). At parallelism 1 the exchange is
-//! a direct call. The keyed queries generate on the source thread, where the watermark must
-//! be assigned.
+//! **Sources.** The stateless queries generate events with a parallel source
+//! (`generate(…).parallel()`): at parallelism `p`, `p` instances each generate every `p`-th
+//! event and run the whole fused chain behind them on their own thread, with no exchange,
+//! like the splits of Flink's parallel Nexmark source. The keyed queries generate on one
+//! source thread, where the watermark is assigned on the whole stream in order: a watermark
+//! cannot follow a parallel source (each instance sees only its share of the event times, so
+//! lateness would depend on how fast the threads run).
 //!
 //! **Event time.** As in Flink's DDL, timestamps and the 4 s bounded-out-of-orderness
 //! watermark are assigned on the whole event stream (persons and auctions advance it too),
@@ -30,9 +31,8 @@ use std::borrow::Cow;
 pub fn q0<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Bid) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q0" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .sink(for_each(sink));
     }
@@ -46,9 +46,8 @@ pub fn q0<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Bid) + Clo
 pub fn q1<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q1Row) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q1" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .map(|b| Q1Row {
                 auction: b.auction,
@@ -69,9 +68,8 @@ pub fn q1<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q1Row) + C
 pub fn q2<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q2Row) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q2" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .filter(|b| b.auction % 123 == 0)
             .map(|b| Q2Row { auction: b.auction, price: b.price })
@@ -278,9 +276,8 @@ pub fn date_and_minute(date_time: i64) -> (String, String) {
 pub fn q10<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q10Row) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q10" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .map(|b| {
                 let (dt, hm) = date_and_minute(b.date_time);
@@ -339,9 +336,8 @@ pub fn q13<'a>(
 ) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q13" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .filter_map(|b| {
                 let value = side.get(b.auction % SideInput::KEYS)?;
@@ -408,9 +404,8 @@ pub fn bid_time_type(date_time: i64) -> &'static str {
 pub fn q14<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q14Row) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q14" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .filter_map(|b| {
                 let price = 0.908 * b.price as f64;
@@ -517,9 +512,8 @@ pub fn channel_id_param(url: &Str) -> Option<Str> {
 pub fn q21<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q21Row) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q21" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .filter_map(|b| {
                 let hot = ["apple", "google", "facebook", "baidu"]
@@ -566,9 +560,8 @@ pub fn split_parts<const N: usize>(s: &Str, first: usize) -> [Option<Str>; N] {
 pub fn q22<'a>(generator: &'a Generator, events: u64, sink: impl FnMut(Q22Row) + Clone + Send + 'a) -> Job<'a> {
     pipeline! {
         job { name: "nexmark-q22" }
-        generate(events, |i| i)
-            .rebalance()
-            .map(|i| generator.event(i))
+        generate(events, |i| generator.event(i))
+            .parallel()
             .filter_map(Event::into_bid)
             .map(|b| {
                 let [dir1, dir2, dir3] = split_parts(&b.url, 3);

@@ -13,6 +13,10 @@
 //! watermarks they were judged against at parallelism 1: lateness decisions, and so results,
 //! do not depend on parallelism. A worker fed by several producers takes the minimum of their
 //! watermarks. At parallelism 1 an exchange is a direct call: no thread, no channel.
+//!
+//! A parallel source ([`Env::add_parallel_source`]) needs no exchange: each of its instances
+//! drives its own copy of the chain behind it, and an exchange after that chain has one
+//! producer per instance.
 
 use crate::checkpoint::{Barrier, key_group_of};
 use crate::{Collector, JobError, MIN_WATERMARK, TaskContext, Timestamp, Ty};
@@ -101,6 +105,8 @@ impl<K: Hash, T> Partitioner<(K, T)> for ByKeyGroup {
 pub struct Env<'a> {
     parallelism: usize,
     pub(crate) sources: Vec<(&'static str, crate::job::Task<'a>)>,
+    /// The instances of parallel sources, each to run on a thread of its own.
+    pub(crate) source_instances: Vec<SourceInstance<'a>>,
     pub(crate) workers: Vec<Worker<'a>>,
     /// Paths to read instead of a file source's own, by source name (`--input`).
     pub(crate) input_overrides: std::collections::BTreeMap<String, crate::source::InputPaths>,
@@ -113,11 +119,28 @@ pub struct Env<'a> {
 /// A worker loop, ready to move to its thread.
 pub(crate) type Worker<'a> = Box<dyn FnOnce(&TaskContext) + Send + 'a>;
 
+/// One instance of a parallel source ([`Env::add_parallel_source`]): opens its chain (on
+/// the job's thread, given the instance's context) and returns what drives its share of the
+/// source through it, on a thread of its own.
+pub(crate) struct SourceInstance<'a> {
+    pub(crate) name: &'static str,
+    pub(crate) instance: usize,
+    pub(crate) instances: usize,
+    pub(crate) open: OpenInstance<'a>,
+}
+
+/// Opens the chain of a parallel source's instance.
+pub(crate) type OpenInstance<'a> = Box<dyn FnOnce(&TaskContext) -> Result<InstanceRun<'a>, JobError> + Send + 'a>;
+
+/// An open instance of a parallel source: drives its share of the input to the end.
+pub(crate) type InstanceRun<'a> = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + Send + 'a>;
+
 impl<'a> Env<'a> {
     pub(crate) fn new(parallelism: usize) -> Self {
         Env {
             parallelism: parallelism.max(1),
             sources: Vec::new(),
+            source_instances: Vec::new(),
             workers: Vec::new(),
             input_overrides: Default::default(),
             file_sources: Vec::new(),
@@ -155,10 +178,40 @@ impl<'a> Env<'a> {
         self.sources.push((name, Box::new(task)));
     }
 
+    /// Adds a parallel source: `parallelism` instances, each driving its own copy of the fused
+    /// chain behind the source on a thread of its own, with no exchange in between (Flink's
+    /// parallel source, each instance reading its split). `instance(i)` builds instance `i`'s
+    /// source and chain; the source reads the share [`TaskContext::source_instance`] gives it
+    /// (see [`SplitSource`](crate::source::SplitSource)).
+    ///
+    /// An exchange after the chain has `parallelism` producers (`parallel_producers` in
+    /// [`Env::connect`]), whose watermarks it merges as their minimum. In checkpoints, each
+    /// instance keeps its own position, under `name#i`.
+    pub fn add_parallel_source<S, C>(&mut self, name: &'static str, mut instance: impl FnMut(usize) -> (S, C))
+    where
+        S: crate::source::SplitSource + Send + 'a,
+        C: Collector<S::Item> + Send + 'a,
+    {
+        let instances = self.parallelism;
+        for i in 0..instances {
+            let (source, mut head) = instance(i);
+            let open = move |ctx: &TaskContext| -> Result<InstanceRun<'a>, JobError> {
+                head.open(ctx)?;
+                Ok(Box::new(move |ctx: &TaskContext| source.run(name, &mut head, ctx)))
+            };
+            self.source_instances.push(SourceInstance {
+                name,
+                instance: i,
+                instances,
+                open: Box::new(open),
+            });
+        }
+    }
+
     /// Creates the exchange into a chain: `chain(worker)` builds the instance for each worker.
     ///
     /// `parallel_producers` says whether the chain feeding the exchange itself runs once per
-    /// worker (a second `key_by`) or once (the source's chain). The returned [`Link`] hands
+    /// worker (a second `key_by`, or a parallel source's chain) or once (a source's chain). The returned [`Link`] hands
     /// out the producers' ends with [`Link::output`].
     pub fn connect<R, P, C>(
         &mut self,

@@ -1,9 +1,10 @@
 //! A built job: its settings, its source trees, and the shared counters it reports.
 //!
 //! `pipeline!` expands to an expression of type [`Job`]. Each source and the fused operators
-//! behind it form one task; [`Job::run`] opens every task, drives its source to the end and
-//! returns a [`JobSummary`] with the counts a data engineer checks first: records in, out,
-//! late and dead-lettered.
+//! behind it form one task (a parallel source, one task per instance, each on a thread of its
+//! own); [`Job::run`] opens every task, drives its source to the end and returns a
+//! [`JobSummary`] with the counts a data engineer checks first: records in, out, late and
+//! dead-lettered.
 
 use crate::checkpoint::{CheckpointConfig, Coordinator, RestoreFrom};
 use crate::collector::Collector;
@@ -227,6 +228,8 @@ pub struct TaskContext {
     /// The checkpoints this task takes part in: the job's, or (in a scaled-out job) those of
     /// its key group range.
     checkpoints: Option<Arc<Coordinator>>,
+    /// The context of one instance of a parallel source's chain ([`Env::add_parallel_source`]).
+    source_instance: bool,
 }
 
 impl TaskContext {
@@ -255,6 +258,7 @@ impl TaskContext {
             subtask: 0,
             subtasks: 1,
             checkpoints,
+            source_instance: false,
         }
     }
 
@@ -283,6 +287,7 @@ impl TaskContext {
             subtask,
             subtasks,
             checkpoints: self.checkpoints.clone(),
+            source_instance: false,
         }
     }
 
@@ -300,6 +305,22 @@ impl TaskContext {
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub(crate) fn scale_out(&self) -> Option<&Arc<crate::scale_out::ScaleOutPlan>> {
         self.shared.scale_out.as_ref()
+    }
+
+    /// The context of instance `instance` of a parallel source that runs `instances` times
+    /// ([`Env::add_parallel_source`]).
+    pub(crate) fn for_source_instance(&self, instance: usize, instances: usize) -> Self {
+        TaskContext {
+            source_instance: true,
+            ..self.for_subtask(instance, instances)
+        }
+    }
+
+    /// For the chain of a parallel source, `(instance, instances)`: which share of the
+    /// source's input this instance reads (`None` for a source that runs once, and for
+    /// chains behind exchanges).
+    pub fn source_instance(&self) -> Option<(usize, usize)> {
+        self.source_instance.then_some((self.subtask, self.subtasks))
     }
 
     /// Which parallel instance of its chain this is, in `0..subtasks()`.
@@ -702,6 +723,7 @@ impl<'a> Job<'a> {
         let started = Instant::now();
         let Env {
             sources,
+            source_instances,
             workers,
             input_overrides,
             file_sources,
@@ -724,11 +746,16 @@ impl<'a> Job<'a> {
             // A scaled-out job checkpoints each key group range on its own.
             Some(_) if scale_out.is_some() => None,
             Some(config) => {
-                if sources.len() > 1 {
+                let names: BTreeSet<&str> = sources
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .chain(source_instances.iter().map(|s| s.name))
+                    .collect();
+                if names.len() > 1 {
                     return Err(Failure::BeforeStart(JobError::Other(format!(
                         "job `{}` has {} sources; checkpoints support one source per job for now",
                         self.spec.name,
-                        sources.len()
+                        names.len()
                     ))));
                 }
                 let c = Coordinator::start(
@@ -740,7 +767,15 @@ impl<'a> Job<'a> {
                     Arc::clone(counters),
                 )
                 .map_err(Failure::BeforeStart)?;
-                c.set_tasks(sources.len() + workers.len());
+                c.set_tasks(sources.len() + source_instances.len() + workers.len());
+                // Refuse a checkpoint whose source positions do not fit before anything opens.
+                for (name, _) in &sources {
+                    c.check_source_instances(name, 0).map_err(Failure::BeforeStart)?;
+                }
+                for s in &source_instances {
+                    c.check_source_instances(s.name, s.instances)
+                        .map_err(Failure::BeforeStart)?;
+                }
                 Some(Arc::new(c))
             }
         };
@@ -804,6 +839,14 @@ impl<'a> Job<'a> {
                     Ok(Err(e)) | Err(e) => ctx.fail(e),
                 }
             }
+            let mut instance_runs = Vec::with_capacity(source_instances.len());
+            for s in source_instances {
+                let instance_ctx = ctx.for_source_instance(s.instance, s.instances);
+                match catch_panic(|| (s.open)(&instance_ctx)) {
+                    Ok(Ok(run)) => instance_runs.push((s.name, instance_ctx, run)),
+                    Ok(Err(e)) | Err(e) => ctx.fail(e),
+                }
+            }
             ctx.wait_opened(n_workers);
             if let Some(e) = ctx.unknown_outputs() {
                 ctx.fail(e);
@@ -830,6 +873,19 @@ impl<'a> Job<'a> {
                 return;
             }
             ran = true;
+            // A parallel source's instances run on threads of their own; the scope joins them.
+            for (name, instance_ctx, run) in instance_runs {
+                let i = instance_ctx.subtask();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("fuseflow-source-{name}-{i}"))
+                    .spawn_scoped(scope, move || match catch_panic(|| run(&instance_ctx)) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) | Err(e) => instance_ctx.fail(e),
+                    });
+                if let Err(e) = spawned {
+                    ctx.fail(JobError::Other(format!("cannot start a source thread: {e}")));
+                }
+            }
             for run in runs {
                 match catch_panic(|| run(&ctx)) {
                     Ok(Ok(())) => {}

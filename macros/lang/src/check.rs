@@ -41,6 +41,9 @@ struct Cursor {
     rebalanced: bool,
     /// The records are results of an event-time window (and so are never late downstream).
     windowed: bool,
+    /// The records come from the instances of a `.parallel()` source, each its own share,
+    /// before any exchange.
+    split: bool,
 }
 
 /// A named stream.
@@ -477,6 +480,45 @@ impl Checker<'_> {
         self.idleness_spans.insert(input.node, call.name.span());
     }
 
+    /// `.parallel()` right after a `generate(…)` source: the source runs as one instance per
+    /// worker, each generating its share of the indices. Only a generator can be split
+    /// (each index is made independently of the others); a file, Kafka topic or iterator is
+    /// read once, in order, e.g. `csv::<R>("in.csv").parallel()` is an error.
+    /// Returns whether the source is now parallel.
+    fn parallel_source(&mut self, input: &Cursor, call: &Call, right_after_source: bool) -> bool {
+        let span = call.name.span();
+        let node = &mut self.nodes[input.node];
+        let NodeKind::Source { kind, parallel, .. } = &mut node.kind else {
+            self.errors.push(
+                span,
+                "`.parallel()` splits a `generate(…)` source over the workers: write it right after the source call, e.g. `generate(n, |i| …).parallel()` (to spread records over the workers later in a chain, use `.rebalance()`)",
+            );
+            return false;
+        };
+        if kind != "generate" {
+            self.errors.push(
+                span,
+                format!(
+                    "`{kind}` cannot run as parallel instances: only a `generate(…)` source can be split, each instance making its own share of the indices; remove `.parallel()`, and add `.rebalance()` to spread the records over the workers"
+                ),
+            );
+            return false;
+        }
+        if *parallel {
+            self.errors.push(span, "`.parallel()` is given twice");
+            return false;
+        }
+        if !right_after_source {
+            self.errors.push(
+                span,
+                "`.parallel()` marks the `generate(…)` call it follows: write it right after the source call, before binding the stream to a name, e.g. `let events = generate(n, |i| …).parallel();`",
+            );
+            return false;
+        }
+        *parallel = true;
+        true
+    }
+
     /// `.on_error(dead_letter | fail)` after a `map` or `try_map`: its error policy.
     fn on_error(&mut self, input: &Cursor, call: &Call) {
         let arg = call.args.first();
@@ -601,8 +643,18 @@ impl Checker<'_> {
                 cur = None;
                 continue;
             }
+            if let Some(word) = ops::find(ops::SOURCE_SETTINGS, &name) {
+                if arity(self.errors, call, word)
+                    && let Some(input) = cur.as_mut()
+                {
+                    let right_after_source = index == 0 && matches!(stmt.chain.head, Head::Source(_));
+                    input.split |= self.parallel_source(input, call, right_after_source);
+                }
+                continue;
+            }
             let Some(word) = ops::find(ops::OPERATORS, &name) else {
                 let all = ops::names(ops::OPERATORS)
+                    .chain(ops::names(ops::SOURCE_SETTINGS))
                     .chain(ops::names(ops::WINDOW_FUNCTIONS))
                     .chain(ops::names(ops::WINDOW_SETTINGS));
                 let hint = ops::closest(&name, all)
@@ -671,6 +723,7 @@ impl Checker<'_> {
                         watermarks: false,
                         rebalanced: false,
                         windowed: false,
+                        split: input.split,
                     })
                 }
                 "watermarks" => {
@@ -685,6 +738,13 @@ impl Checker<'_> {
                         self.errors.push(
                             span,
                             "watermarks must be generated before the first `key_by`/`rebalance`, where the whole stream is seen in order: move `.timestamps(…).watermarks(…)` up, right after the source",
+                        );
+                    } else if input.split {
+                        // Each instance would see only its share of the event times, and an
+                        // exchange would merge them at the pace of the threads.
+                        self.errors.push(
+                            span,
+                            "watermarks cannot follow a `.parallel()` source: each instance sees only its share of the records, so which records are late would depend on how fast the instances run; remove `.parallel()` (one instance generates the whole stream in order)",
                         );
                     }
                     self.watermark_strategy(&arg.expect("arity")).map(|s| {
@@ -1077,6 +1137,7 @@ impl Checker<'_> {
                 name: stream_name,
                 generics: call.generics.clone(),
                 args: call.args.clone(),
+                parallel: false,
             },
             call.name.span(),
             None,
@@ -1089,6 +1150,7 @@ impl Checker<'_> {
             watermarks: false,
             rebalanced: false,
             windowed: false,
+            split: false,
         })
     }
 
@@ -1353,6 +1415,7 @@ impl Cursor {
             watermarks: false,
             rebalanced: false,
             windowed: false,
+            split: false,
         }
     }
 }

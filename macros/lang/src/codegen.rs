@@ -124,6 +124,18 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
     for chain in plan.chains.iter().rev() {
         let head = chain.nodes[0];
         match graph.input(head) {
+            None if graph.is_parallel_source(head) => {
+                // One instance of the source and its chain per worker, each on its own thread.
+                let body = wire_chain(graph, &chain.nodes, true, &env);
+                let NodeKind::Source { name, .. } = &graph.nodes[head].kind else {
+                    unreachable!("a parallel source is a source")
+                };
+                let span = graph.nodes[head].span;
+                let sp = runtime(span);
+                wiring.push(quote_spanned! {span=>
+                    #sp::Env::add_parallel_source(#env, #name, |_| { #(#body)* });
+                });
+            }
             None => wiring.extend(wire_chain(graph, &chain.nodes, restartable, &env)),
             Some(edge) => {
                 let body = wire_chain(graph, &chain.nodes, true, &env);
@@ -138,7 +150,8 @@ pub fn generate(graph: &Graph, plan: &Plan, krate: &TokenStream) -> TokenStream 
                 let metered_as = operator_name(graph, head);
                 let c = quote!(#hp::ops::metered(#c, #metered_as));
                 let input = ty(edge.from, edge.port);
-                let parallel_producers = graph.input(plan.chains[plan.chain_of[edge.from]].nodes[0]).is_some();
+                let producer = plan.chains[plan.chain_of[edge.from]].nodes[0];
+                let parallel_producers = graph.input(producer).is_some() || graph.is_parallel_source(producer);
                 let span = graph.nodes[head].span;
                 let sp = runtime(span);
                 let partitioner = match edge.exchange {
@@ -259,10 +272,15 @@ fn wire_chain(graph: &Graph, nodes: &[NodeId], per_worker: bool, env: &Ident) ->
                 });
                 continue;
             }
-            NodeKind::Source { name, .. } => {
+            NodeKind::Source { name, parallel, .. } => {
                 let down = downstream(graph, id, 0);
                 let down = quote_spanned!(span=> #sp::ops::metered(#down, #name));
-                out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #spec, #down); });
+                if *parallel {
+                    // The value of the closure that builds one instance: its source and chain.
+                    out.push(quote_spanned! {span=> (#spec, #down) });
+                } else {
+                    out.push(quote_spanned! {span=> #sp::Env::add_source(#env, #name, #spec, #down); });
+                }
                 continue;
             }
             NodeKind::Sink { .. } => quote_spanned! {span=> #spec },

@@ -227,7 +227,7 @@ pub enum Strategy {
 pub enum NodeKind {
     /// A source: `kind` is the DSL word, `name` the stream name used in dead letters.
     Source {
-        /// `csv`, `json_lines`, `from_iter`, `generate` or `stdin_lines`.
+        /// `csv`, `json_lines`, `from_iter`, `generate`, `stdin_lines` or `kafka`.
         kind: String,
         /// A name for logs and dead letters.
         name: String,
@@ -235,6 +235,9 @@ pub enum NodeKind {
         generics: Option<syn::AngleBracketedGenericArguments>,
         /// The call's arguments.
         args: Vec<Expr>,
+        /// `.parallel()` follows it (a `generate`): it runs as one instance per worker, each
+        /// generating its share of the indices and driving its own copy of the chain behind.
+        parallel: bool,
     },
     /// `map`, `filter`, `flat_map`, `filter_map`, `inspect`.
     Stateless(Stateless, Expr),
@@ -307,6 +310,11 @@ impl Graph {
         }
     }
 
+    /// Whether `node` is a source marked `.parallel()`: its chain runs once per worker.
+    pub fn is_parallel_source(&self, node: NodeId) -> bool {
+        matches!(self.nodes[node].kind, NodeKind::Source { parallel: true, .. })
+    }
+
     /// How many outputs `node` has.
     pub fn ports(&self, node: NodeId) -> usize {
         match &self.nodes[node].kind {
@@ -321,7 +329,12 @@ impl NodeKind {
     /// A short label for plans: `map`, `csv "clicks"`, `window tumbling 10s count`.
     pub fn label(&self) -> String {
         match self {
-            NodeKind::Source { kind, name, .. } => format!("source {kind} \"{name}\""),
+            NodeKind::Source {
+                kind, name, parallel, ..
+            } => {
+                let per_worker = if *parallel { ", one instance per worker" } else { "" };
+                format!("source {kind} \"{name}\"{per_worker}")
+            }
             NodeKind::Stateless(op, _) => op.name().into(),
             NodeKind::Timestamps(_) => "timestamps".into(),
             NodeKind::Watermarks(Strategy::BoundedOutOfOrderness(ms)) => {

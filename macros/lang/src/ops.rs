@@ -37,6 +37,9 @@ pub const SOURCES: &[Word] = &[
     ),
 ];
 
+/// Settings of a source, right after its call.
+pub const SOURCE_SETTINGS: &[Word] = &[w("parallel", "generate(count, |i: u64| record).parallel()", 0)];
+
 /// Operators on any stream (before a window).
 pub const OPERATORS: &[Word] = &[
     w("map", "map(|r| …)", 1),

@@ -164,6 +164,19 @@ fn rebalance_and_two_exchanges() {
 }
 
 #[test]
+fn parallel_source_fused_and_into_an_exchange() {
+    snapshot(
+        "parallel_source",
+        quote! {
+            job { name: "parallel", parallelism: 2 }
+            let events = generate(1_000_000, |i: u64| (i % 100, i)).parallel();
+            events.filter(|e| e.1 % 3 == 0).map(|e| e.1).sink(for_each(|x| drop(x)));
+            events.key_by(|e| e.0).reduce(|a, b| (a.0, a.1 + b.1)).sink(stdout());
+        },
+    );
+}
+
+#[test]
 fn kafka_source_with_per_partition_watermarks_and_sink() {
     snapshot(
         "kafka",

@@ -84,6 +84,19 @@ struct Inner {
     /// Checkpoints completed in this run, and the last one's duration.
     completed: u64,
     last_duration_ms: u64,
+    /// The instances of a parallel source that have read their whole share.
+    instances_ended: usize,
+    /// The checkpoint the instances of a parallel source take at the end of their input, once
+    /// the first has begun it.
+    end_checkpoint: Option<u64>,
+}
+
+impl Inner {
+    /// The last checkpoint begun on a source's schedule (not the end-of-input checkpoint of
+    /// a parallel source's instances).
+    fn scheduled(&self) -> u64 {
+        self.end_checkpoint.map_or(self.last_id, |id| id - 1)
+    }
 }
 
 #[derive(Debug)]
@@ -256,6 +269,56 @@ impl Coordinator {
         inner.last_id += 1;
         let id = inner.last_id;
         inner.in_flight.insert(id, InFlight::new());
+        id
+    }
+
+    /// For an instance of a parallel source whose own schedule says a checkpoint is due,
+    /// having sent every barrier up to `last`: the checkpoint to take, `last + 1`. Every
+    /// instance takes every checkpoint, in order: the first instance due begins it, the
+    /// others join it when they are due too (or, with a `checkpoint_interval`, when they
+    /// see it begun: [`joinable`](Self::joinable)). `None` once an instance has read its
+    /// whole share: it sends no more barriers, so no new checkpoint begins until the job ends.
+    pub fn instance_checkpoint(&self, last: u64) -> Option<u64> {
+        let mut inner = lock(&self.inner);
+        if inner.scheduled() > last {
+            return Some(last + 1);
+        }
+        if inner.instances_ended > 0 {
+            return None;
+        }
+        inner.last_id += 1;
+        let id = inner.last_id;
+        inner.in_flight.insert(id, InFlight::new());
+        Some(id)
+    }
+
+    /// Whether another instance of the parallel source began a checkpoint after `last`.
+    pub fn joinable(&self, last: u64) -> bool {
+        lock(&self.inner).scheduled() > last
+    }
+
+    /// An instance of a parallel source read its whole share: returns the last checkpoint
+    /// begun, whose barriers it must still send (with its final position) before it ends.
+    /// No checkpoint begins after this one, but the end-of-input checkpoint
+    /// ([`instance_end_checkpoint`](Self::instance_end_checkpoint)).
+    pub fn instance_ended(&self) -> u64 {
+        let mut inner = lock(&self.inner);
+        inner.instances_ended += 1;
+        inner.scheduled()
+    }
+
+    /// The checkpoint every instance of a parallel source takes at the end of its input
+    /// when a sink asked for one ([`request_checkpoint_at_end`](Self::request_checkpoint_at_end)):
+    /// the first instance to ask begins it.
+    pub fn instance_end_checkpoint(&self) -> u64 {
+        let mut inner = lock(&self.inner);
+        if let Some(id) = inner.end_checkpoint {
+            return id;
+        }
+        inner.last_id += 1;
+        let id = inner.last_id;
+        inner.in_flight.insert(id, InFlight::new());
+        inner.end_checkpoint = Some(id);
         id
     }
 
@@ -470,6 +533,49 @@ impl Coordinator {
     /// The restored position of `source`, if any.
     pub fn restored_position(&self, source: &str) -> Option<&serde_json::Value> {
         self.restored.as_ref()?.manifest.sources.get(source)
+    }
+
+    /// How the restored checkpoint holds the positions of source `name`: `Some(0)` as one
+    /// source, `Some(n)` as the `n` instances of a parallel source (`name#0` …), `None` if
+    /// it holds none (a fresh start).
+    pub fn restored_instances(&self, name: &str) -> Option<usize> {
+        let sources = &self.restored.as_ref()?.manifest.sources;
+        if sources.contains_key(name) {
+            return Some(0);
+        }
+        let prefix = format!("{name}#");
+        let n = sources.keys().filter(|k| k.starts_with(&prefix)).count();
+        (n > 0).then_some(n)
+    }
+
+    /// Fails when the restored checkpoint holds the positions of source `name` for another
+    /// number of instances than `instances` (0: a source that runs once): a parallel source
+    /// restored at another parallelism, or a source that became parallel or stopped being.
+    /// Each instance's position is the next index of its own share, so the shares of `n`
+    /// instances cannot be handed to `m`.
+    pub fn check_source_instances(&self, name: &str, instances: usize) -> Result<(), JobError> {
+        let Some(saved) = self.restored_instances(name) else {
+            return Ok(());
+        };
+        if saved == instances {
+            return Ok(());
+        }
+        let how = |n: usize| match n {
+            0 => "as one source instance (a source without `.parallel()`)".to_owned(),
+            n => format!("split into {n} instances (`.parallel()` at parallelism {n})"),
+        };
+        let hint = if saved > 0 {
+            format!(" (--parallelism {saved})")
+        } else {
+            String::new()
+        };
+        Err(JobError::Other(format!(
+            "checkpoint {} cannot be restored: it holds the position of source `{name}` {}, and this run reads it {}: \
+             restore at the parallelism the checkpoint was taken with{hint}",
+            self.restored_id().unwrap_or(0),
+            how(saved),
+            how(instances),
+        )))
     }
 
     /// Operators of the restored checkpoint that no operator of this job took.

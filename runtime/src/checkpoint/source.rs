@@ -4,6 +4,15 @@
 //! branch when checkpoints are off or far away) and, when it says so, calls
 //! [`SourceCheckpoints::trigger`] with its position: the barrier then flows through the
 //! source's chain, and the source's task acknowledges it once the chain has passed it on.
+//!
+//! The instances of a parallel source ([`TaskContext::source_instance`]) take every
+//! checkpoint together: each counts its own share of `checkpoint_every_records` (so the job
+//! checkpoints about as often as with one instance, and the same records fall between the
+//! same barriers on every run), the first instance due begins checkpoint `n` and the others
+//! join it when they are due; with a `checkpoint_interval`, an instance also joins as soon
+//! as it sees checkpoint `n` begun. Each records its own position, under `name#i`. Once one
+//! instance has read its whole share, no new checkpoint begins: the others would have to
+//! send a barrier the ended one never sends.
 
 use super::{Barrier, Coordinator};
 use crate::{Collector, JobError, TaskContext};
@@ -21,6 +30,11 @@ const FAILURE_CHECK_EVERY: u64 = 4096;
 /// A source's handle on the job's checkpoints.
 pub struct SourceCheckpoints {
     name: &'static str,
+    /// The name its position goes by: `name`, or `name#i` for instance `i` of a parallel
+    /// source.
+    key: String,
+    /// `(instance, instances)` for an instance of a parallel source.
+    instance: Option<(usize, usize)>,
     ctx: TaskContext,
     /// The job failed: stop reading, send no final watermark.
     stopped: bool,
@@ -41,9 +55,26 @@ impl SourceCheckpoints {
     /// The checkpoints of the source `name` in the job `ctx` belongs to.
     pub fn new(ctx: &TaskContext, name: &'static str) -> Self {
         let coordinator = ctx.checkpoints().cloned();
-        let every_records = coordinator.as_ref().and_then(|c| c.config().every_records);
+        let instance = ctx.source_instance();
+        let instances = instance.map_or(1, |(_, n)| n.max(1) as u64);
+        // An instance of a parallel source counts its share of the records.
+        let every_records = coordinator
+            .as_ref()
+            .and_then(|c| c.config().every_records)
+            .map(|n| n.div_ceil(instances));
+        let key = match instance {
+            Some((i, _)) => format!("{name}#{i}"),
+            None => name.to_owned(),
+        };
+        // The instances of a parallel source number checkpoints together, from the restored one.
+        let last_triggered = match (instance, &coordinator) {
+            (Some(_), Some(c)) => c.restored_id().unwrap_or(0),
+            _ => 0,
+        };
         let mut s = SourceCheckpoints {
             name,
+            key,
+            instance,
             ctx: ctx.clone(),
             stopped: false,
             countdown: u64::MAX,
@@ -51,7 +82,7 @@ impl SourceCheckpoints {
             every_records,
             since: 0,
             last: Instant::now(),
-            last_triggered: 0,
+            last_triggered,
             coordinator,
         };
         s.rearm();
@@ -95,8 +126,14 @@ impl SourceCheckpoints {
 
     /// The position to resume from, if the job restored a checkpoint that has one for this
     /// source.
+    ///
+    /// Fails when the checkpoint was taken with the source split into another number of
+    /// instances (a parallel source restored at another parallelism, or a source that became
+    /// parallel or stopped being): the shares would not fit.
     pub fn restored<P: DeserializeOwned>(&self) -> Result<Option<P>, JobError> {
-        let Some(value) = self.coordinator.as_ref().and_then(|c| c.restored_position(self.name)) else {
+        let Some(c) = &self.coordinator else { return Ok(None) };
+        c.check_source_instances(self.name, self.instance.map_or(0, |(_, n)| n))?;
+        let Some(value) = c.restored_position(&self.key) else {
             return Ok(None);
         };
         serde_json::from_value(value.clone()).map(Some).map_err(|e| {
@@ -128,7 +165,9 @@ impl SourceCheckpoints {
         self.since += self.armed;
         let by_count = self.every_records.is_some_and(|n| self.since >= n);
         let by_clock = c.config().interval.is_some_and(|i| self.last.elapsed() >= i);
-        if by_count || by_clock {
+        // With a clock, an instance of a parallel source joins a checkpoint another began.
+        let join = self.instance.is_some() && c.config().interval.is_some() && c.joinable(self.last_triggered);
+        if by_count || by_clock || join {
             true
         } else {
             self.rearm();
@@ -163,10 +202,38 @@ impl SourceCheckpoints {
             return false;
         }
         let Some(c) = self.coordinator.clone() else { return true };
-        let id = c.begin();
+        let id = match self.instance {
+            None => c.begin(),
+            Some(_) => match c.instance_checkpoint(self.last_triggered) {
+                Some(id) => id,
+                None => {
+                    // Another instance has read its whole share: no more checkpoints.
+                    self.since = 0;
+                    self.rearm();
+                    return true;
+                }
+            },
+        };
+        self.send_barrier(&c, id, out, ctx, position);
+        self.since = 0;
+        self.last = Instant::now();
+        self.rearm();
+        true
+    }
+
+    /// Records `position` in checkpoint `id`, sends its barrier through `out` and
+    /// acknowledges it.
+    fn send_barrier<T, C: Collector<T>, P: Serialize>(
+        &mut self,
+        c: &Coordinator,
+        id: u64,
+        out: &mut C,
+        ctx: &TaskContext,
+        position: &P,
+    ) {
         self.last_triggered = id;
         match serde_json::to_value(position) {
-            Ok(v) => c.source_position(id, self.name, v),
+            Ok(v) => c.source_position(id, &self.key, v),
             Err(e) => ctx.fail(JobError::Other(format!(
                 "cannot record the position of `{}`: {e}",
                 self.name
@@ -176,10 +243,6 @@ impl SourceCheckpoints {
         if let Err(e) = c.ack(id) {
             ctx.fail(e);
         }
-        self.since = 0;
-        self.last = Instant::now();
-        self.rearm();
-        true
     }
 
     /// Ends the source's input: records the final `position` (for the final checkpoint) and
@@ -188,20 +251,38 @@ impl SourceCheckpoints {
     /// ([`Coordinator::request_checkpoint_at_end`]), and the end of input.
     pub fn end<T, C: Collector<T>, P: Serialize>(&mut self, out: &mut C, position: &P) {
         if !self.stopped && !self.ctx.failed() {
-            if let Some(c) = &self.coordinator {
+            let ctx = self.ctx.clone();
+            if let Some(c) = self.coordinator.clone() {
                 match serde_json::to_value(position) {
-                    Ok(v) => c.final_source_position(self.name, v),
+                    Ok(v) => c.final_source_position(&self.key, v),
                     Err(e) => self.ctx.fail(JobError::Other(format!(
                         "cannot record the position of `{}`: {e}",
                         self.name
                     ))),
                 }
+                if self.instance.is_some() {
+                    // Send the barriers of the checkpoints the other instances began.
+                    let last = c.instance_ended();
+                    while self.last_triggered < last {
+                        let id = self.last_triggered + 1;
+                        self.send_barrier(&c, id, out, &ctx, position);
+                    }
+                }
             }
             out.watermark(crate::MAX_WATERMARK);
-            if self.coordinator.as_ref().is_some_and(|c| c.checkpoint_at_end()) {
-                let ctx = self.ctx.clone();
-                // A failed job sends no barrier; either way the input ends below.
-                let _ = self.trigger(out, &ctx, position);
+            if let Some(c) = self.coordinator.clone()
+                && c.checkpoint_at_end()
+            {
+                match self.instance {
+                    Some(_) => {
+                        let id = c.instance_end_checkpoint();
+                        self.send_barrier(&c, id, out, &ctx, position);
+                    }
+                    // A failed job sends no barrier; either way the input ends below.
+                    None => {
+                        let _ = self.trigger(out, &ctx, position);
+                    }
+                }
             }
         }
         out.end();

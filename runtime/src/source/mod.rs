@@ -110,6 +110,14 @@ pub trait Source {
     }
 }
 
+/// A source that can run as several instances, each reading its own share of the input
+/// ([`Env::add_parallel_source`](crate::Env::add_parallel_source), the DSL's `.parallel()`).
+///
+/// Its [`Source::run`] reads the share [`TaskContext::source_instance`] names, or the whole
+/// input when that is `None`. The shares of all instances are the whole input, each record
+/// in exactly one share.
+pub trait SplitSource: Source {}
+
 /// Records a file source publishes to the job's counters at once.
 const PUBLISH_EVERY: u64 = 4096;
 
