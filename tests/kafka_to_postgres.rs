@@ -9,7 +9,7 @@ mod common;
 
 use common::kafka::{produce, topic};
 use common::orders::{Order, Total, messages, out_of_order};
-use common::pg::{create_totals_tables, database, total_rows};
+use common::pg::{assert_totals_match, create_totals_tables, database, total_rows};
 use common::services::kafka_brokers;
 use fuseflow::checkpoint::RestoreFrom;
 use fuseflow::{PgTable, kafka, pipeline};
@@ -169,18 +169,5 @@ fn kafka_to_window_to_postgres_killed_and_restored_gives_the_rows_of_an_uninterr
     );
     run_to_end(job(&name, &killed, &dir));
 
-    let firings = total_rows(&killed, "firings");
-    assert_eq!(
-        firings.len(),
-        expected_firings.len(),
-        "inserted rows lost or duplicated"
-    );
-    assert!(
-        firings == expected_firings,
-        "inserted rows differ from the uninterrupted run"
-    );
-    assert!(
-        total_rows(&killed, "totals") == expected_totals,
-        "upserted rows differ from the uninterrupted run"
-    );
+    assert_totals_match(&killed, ("totals", "firings"), &expected_totals, &expected_firings);
 }

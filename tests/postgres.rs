@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::pg::{create_totals_tables, database, psql, total_rows};
+use common::pg::{assert_totals_match, create_totals_tables, database, psql, total_rows};
 
 use common::events::{Events, Rng, write_events};
 use common::example;
@@ -325,19 +325,11 @@ fn killed_at_random_points_and_restored_the_tables_hold_every_row_exactly_once()
     );
     run_to_end(&mut totals_job(&input, &killed, &dir));
 
-    let firings = total_rows(&killed, "pg_firings");
-    assert_eq!(
-        firings.len(),
-        expected_firings.len(),
-        "inserted rows lost or duplicated"
-    );
-    assert!(
-        firings == expected_firings,
-        "inserted rows differ from the uninterrupted run"
-    );
-    assert!(
-        total_rows(&killed, "pg_totals") == expected_totals,
-        "upserted rows differ from the uninterrupted run"
+    assert_totals_match(
+        &killed,
+        ("pg_totals", "pg_firings"),
+        &expected_totals,
+        &expected_firings,
     );
 }
 

@@ -51,3 +51,23 @@ pub fn total_rows(db: &str, table: &str) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// Checks that `db`'s `totals` (upserted) and `firings` (inserted) tables hold exactly the rows
+/// of an uninterrupted run: none lost, none written twice.
+pub fn assert_totals_match(
+    db: &str,
+    (totals, firings): (&str, &str),
+    expected_totals: &[String],
+    expected_firings: &[String],
+) {
+    let rows = total_rows(db, firings);
+    assert_eq!(rows.len(), expected_firings.len(), "inserted rows lost or duplicated");
+    assert!(
+        rows == expected_firings,
+        "inserted rows differ from the uninterrupted run"
+    );
+    assert!(
+        total_rows(db, totals) == expected_totals,
+        "upserted rows differ from the uninterrupted run"
+    );
+}

@@ -19,7 +19,7 @@ use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The name a range's input goes by in its checkpoints.
@@ -53,13 +53,29 @@ struct Assigner {
     assigned: Mutex<Option<Vec<i32>>>,
 }
 
+impl Assigner {
+    /// The assignment the group made since the last call, if any.
+    fn take_assigned(&self) -> Option<Vec<i32>> {
+        self.assigned.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Range `p` runs here and reads on from `next` (`None`: it left this process).
+    fn set_next(&self, p: i32, next: Option<i64>) {
+        let mut map = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        match next {
+            Some(o) => map.insert(p, o),
+            None => map.remove(&p),
+        };
+    }
+}
+
 impl ClientContext for Assigner {}
 
 impl ConsumerContext for Assigner {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let next = self.next.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let next = self.next.lock().unwrap_or_else(PoisonError::into_inner).clone();
                 let mut assign = TopicPartitionList::new();
                 let mut parts = Vec::new();
                 for e in tpl.elements() {
@@ -76,7 +92,7 @@ impl ConsumerContext for Assigner {
                     tracing::warn!("cannot take the partitions of `{}`: {e}", self.topic);
                 }
                 parts.sort_unstable();
-                *self.assigned.lock().unwrap_or_else(|p| p.into_inner()) = Some(parts);
+                *self.assigned.lock().unwrap_or_else(PoisonError::into_inner) = Some(parts);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 let _ = consumer.unassign();
@@ -243,12 +259,7 @@ where
     let mut ranges: BTreeMap<i32, Range<C>> = BTreeMap::new();
     while !ctx.failed() && !plan.stopped() {
         let polled = consumer.poll(POLL);
-        let assigned = consumer
-            .context()
-            .assigned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let assigned = consumer.context().take_assigned();
         if let Some(assigned) = assigned {
             reassign(plan, consumer, chain, ctx, &mut ranges, &assigned)?;
         }
@@ -274,12 +285,7 @@ where
                     return Ok(());
                 }
                 let next = range.next;
-                consumer
-                    .context()
-                    .next
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(p, next);
+                consumer.context().set_next(p, Some(next));
             }
             Some(Err(KafkaError::PartitionEOF(_))) => {}
             Some(Err(e)) => tracing::warn!("internal topic `{}`: {e} (the client retries)", plan.topic()),
@@ -303,12 +309,7 @@ where
     let gone: Vec<i32> = ranges.keys().copied().filter(|p| !assigned.contains(p)).collect();
     for p in gone {
         let range = ranges.remove(&p).expect("present");
-        consumer
-            .context()
-            .next
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&p);
+        consumer.context().set_next(p, None);
         eprintln!(
             "scale-out: key group range {p} of job `{}` moved to another process ({} duplicate records dropped here)",
             plan.job(),
@@ -323,12 +324,7 @@ where
         // The assignment started where the latest checkpoint was; seek in case a newer one
         // appeared since.
         let _ = consumer.seek(&plan.topic(), p, Offset::Offset(range.next), Duration::from_secs(5));
-        consumer
-            .context()
-            .next
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(p, range.next);
+        consumer.context().set_next(p, Some(range.next));
         ranges.insert(p, range);
     }
     let owned: Vec<String> = ranges.keys().map(i32::to_string).collect();

@@ -202,21 +202,7 @@ impl PgTable {
 /// A sink writing each record as a row of a PostgreSQL table; see the [module docs](self)
 /// for batching, the exactly-once contract with checkpoints and the connection.
 pub fn postgres<T: Serialize>(_ty: Ty<T>, table: PgTable) -> PgSink<T> {
-    PgSink {
-        table,
-        name: None,
-        columns: Columns::default(),
-        open: Vec::new(),
-        io: None,
-        table_info: None,
-        ctx: None,
-        checkpoints: false,
-        snapshotted: false,
-        broken: false,
-        count: 0,
-        seen: 0,
-        _ty: PhantomData,
-    }
+    PgSink::unopened(table, None)
 }
 
 /// Rows buffered for one checkpoint interval, and who buffered them.
@@ -308,9 +294,17 @@ pub struct PgSink<T> {
 
 impl<T> Clone for PgSink<T> {
     fn clone(&self) -> Self {
+        PgSink::unopened(self.table.clone(), self.name.clone())
+    }
+}
+
+impl<T> PgSink<T> {
+    /// A sink for `table` that has not opened yet (a clone is one too: each worker opens its
+    /// own connection).
+    fn unopened(table: PgTable, name: Option<String>) -> Self {
         PgSink {
-            table: self.table.clone(),
-            name: self.name.clone(),
+            table,
+            name,
             columns: Columns::default(),
             open: Vec::new(),
             io: None,
